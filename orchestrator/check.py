@@ -1,0 +1,66 @@
+"""`delegate check` as a library function: static rules, then (unless told not to) the live verification."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from orchestrator.config import DelegateConfig, load_config
+from orchestrator.errors import InputError
+from orchestrator.report import CheckReport, Finding
+
+
+class CheckOptions(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    repo: Path = Path(".")
+    paths: list[Path] = Field(default_factory=list)  # explicit files/folders; empty = the repo's layout
+    spec: Path | None = None
+    static_only: bool = False
+    stairway: bool = False
+    since: str | None = None
+    rows: int = 0
+    database_url: str | None = None
+
+
+def run_check(options: CheckOptions, config: DelegateConfig | None = None) -> CheckReport:
+    repo = options.repo.resolve()
+    if not repo.is_dir():
+        raise InputError(f"--repo {options.repo}: no such folder", "pass the root of the target repository")
+    cfg = config or load_config(repo)
+    if options.spec is not None and not _resolve_spec(repo, options.spec).is_dir():
+        raise InputError(
+            f"--spec {options.spec}: no such folder", "pass a feature folder such as specs/042-feature"
+        )
+
+    from orchestrator.checks.engine import run_static
+
+    findings: list[Finding] = run_static(repo, cfg, options)
+    report = CheckReport(findings=findings)
+
+    wants_live = not options.static_only and not options.paths and (repo / cfg.alembic_ini).is_file()
+    if wants_live or options.stairway:
+        if options.static_only:
+            raise InputError("--stairway and --static-only exclude each other", "drop one of them")
+        if not (repo / cfg.alembic_ini).is_file():
+            raise InputError(
+                f"{cfg.alembic_ini}: no Alembic config in {repo}",
+                "set alembic_ini in [tool.delegate], or pass --static-only",
+            )
+        if options.stairway:
+            from orchestrator.verify.stairway import run_stairway
+
+            verification, live = run_stairway(repo, cfg, options)
+        else:
+            from orchestrator.verify.live import run_live
+
+            verification, live = run_live(repo, cfg, options)
+        report.verification = verification
+        report.findings.extend(live)
+    report.findings.sort(key=Finding.sort_key)
+    return report
+
+
+def _resolve_spec(repo: Path, spec: Path) -> Path:
+    return spec if spec.is_absolute() or spec.exists() else repo / spec

@@ -1,0 +1,81 @@
+"""The target repo's configuration: `[tool.delegate]` in pyproject.toml, or delegate.toml; every key has a default."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from orchestrator.errors import InputError
+
+RuleSetting = Literal["error", "warning", "info", "off"]
+
+
+class DelegateConfig(BaseModel):
+    """Paths are relative to the repo root. Defaults fit the layout of examples/cfi-app."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    alembic_ini: str = "api/alembic.ini"
+    versions_dir: str = "api/alembic/versions"
+    policies_dir: str = "api/sql/policies"
+    seeds_dirs: list[str] = Field(default_factory=lambda: ["seeds"])
+    tests_dir: str = "api/tests/migrations"
+    specs_dir: str = "specs"
+    # SQLAlchemy metadata of the app, as module:attribute, imported with the alembic folder's parent on sys.path.
+    models: str | None = "app.models:Base"
+    # The Python that runs the repo's Alembic and tests (default: the tool's own interpreter).
+    python: str | None = None
+    default_branch: str | None = None  # default: main, else master, else origin/HEAD
+    exposed_schemas: list[str] = Field(default_factory=lambda: ["public"])
+    expected_roles: list[str] = Field(default_factory=lambda: ["anon", "authenticated", "service_role"])
+    # Columns that make a table owner-scoped, beside any column referencing auth.users(id).
+    owner_columns: list[str] = Field(default_factory=list)
+    public_read_tables: list[str] = Field(default_factory=list)
+    irreversible_revisions: list[str] = Field(default_factory=list)
+    timeout_seconds: float = 300.0
+    rules: dict[str, RuleSetting] = Field(default_factory=dict)
+
+    source: str | None = Field(default=None, exclude=True)  # the file the config came from, for messages
+
+    def path(self, repo: Path, key: str) -> Path:
+        value = getattr(self, key)
+        return (repo / value).resolve()
+
+
+def load_config(repo: Path) -> DelegateConfig:
+    """Read the config of the repo at `repo`; a malformed file is an InputError naming the file and key."""
+    candidates: list[tuple[Path, list[str]]] = [
+        (repo / "delegate.toml", []),
+        (repo / "pyproject.toml", ["tool", "delegate"]),
+    ]
+    for path, keys in candidates:
+        if not path.is_file():
+            continue
+        try:
+            data: Any = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: not valid TOML ({exc})", "fix the file's syntax") from None
+        for key in keys:
+            data = data.get(key) if isinstance(data, dict) else None
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            raise InputError(f"{path}: [{'.'.join(keys)}] must be a table")
+        data = {k.replace("-", "_"): v for k, v in data.items()}
+        try:
+            cfg = DelegateConfig.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            )
+            where = f"[{'.'.join(keys)}]" if keys else "delegate.toml"
+            raise InputError(
+                f"{path}: {where} is invalid: {problems}",
+                "see the README's configuration table for the keys and their types",
+            ) from None
+        cfg.source = str(path)
+        return cfg
+    return DelegateConfig()

@@ -1,0 +1,132 @@
+"""The data every check produces: findings and the live verification, rendered only by report_formats."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, Field, computed_field
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"error": 0, "warning": 1, "info": 2}[self.value]
+
+
+class Finding(BaseModel):
+    """One problem, pinned to a file (relative to the repo root) and a line, with what to do about it."""
+
+    rule: str
+    severity: Severity
+    file: str | None = None
+    line: int | None = None
+    message: str
+    fix: str = ""
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.file or "", self.line or 0, self.severity.rank, self.rule)
+
+
+class StepStatus(str, Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    WARNED = "warned"
+    SKIPPED = "skipped"
+
+
+class VerificationStep(BaseModel):
+    name: str
+    status: StepStatus
+    seconds: float = 0.0
+    detail: str = ""
+
+
+class RlsCell(BaseModel):
+    """One cell of the RLS allow/deny matrix: who tried what on which table, what was expected and seen."""
+
+    table: str
+    actor: str  # anon | authenticated:A | authenticated:B | service_role
+    action: str  # select_own, select_other, insert_own, insert_other, update_other, delete_other ...
+    expected: Literal["allow", "deny"]
+    observed: Literal["allow", "deny", "error"]
+    detail: str = ""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def ok(self) -> bool:
+        return self.expected == self.observed
+
+
+class LockObservation(BaseModel):
+    revision: str | None = None
+    file: str | None = None
+    line: int | None = None
+    statement: str
+    relation: str
+    mode: str
+    seconds: float = 0.0
+
+
+class ExplainSummary(BaseModel):
+    query: str
+    plan: str  # the top plan lines, as EXPLAIN prints them
+    seq_scans: list[str] = Field(default_factory=list)  # feature tables read by a sequential scan
+
+
+class RevisionRun(BaseModel):
+    """One revision in a live run or a stairway walk."""
+
+    revision: str
+    file: str | None = None
+    status: str  # round-trips | upgrade-failed | downgrade-failed | leaves-trace | reupgrade-failed | skipped
+    upgrade_ms: float | None = None
+    downgrade_ms: float | None = None
+    estimated_ms: float | None = None
+    detail: str = ""
+
+
+class Verification(BaseModel):
+    """What the live half did, step by step, and what it saw."""
+
+    database: str = ""  # which server ran it (never a password)
+    base_revision: str | None = None
+    revisions: list[str] = Field(default_factory=list)
+    steps: list[VerificationStep] = Field(default_factory=list)
+    rls_matrix: list[RlsCell] = Field(default_factory=list)
+    locks: list[LockObservation] = Field(default_factory=list)
+    explains: list[ExplainSummary] = Field(default_factory=list)
+    revision_runs: list[RevisionRun] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
+class Summary(BaseModel):
+    errors: int = 0
+    warnings: int = 0
+    infos: int = 0
+
+
+class CheckReport(BaseModel):
+    """The result of `delegate check`; its JSON form is a contract (version 1)."""
+
+    version: int = 1
+    findings: list[Finding] = Field(default_factory=list)
+    verification: Verification | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def summary(self) -> Summary:
+        counts = {s: 0 for s in Severity}
+        for f in self.findings:
+            counts[f.severity] += 1
+        return Summary(
+            errors=counts[Severity.ERROR], warnings=counts[Severity.WARNING], infos=counts[Severity.INFO]
+        )
+
+    @property
+    def blocking(self) -> bool:
+        return any(f.severity is Severity.ERROR for f in self.findings)
