@@ -30,9 +30,7 @@ def run_check(options: CheckOptions, config: DelegateConfig | None = None) -> Ch
         raise InputError(f"--repo {options.repo}: no such folder", "pass the root of the target repository")
     cfg = config or load_config(repo)
     if options.spec is not None and not _resolve_spec(repo, options.spec).is_dir():
-        raise InputError(
-            f"--spec {options.spec}: no such folder", "pass a feature folder such as specs/042-feature"
-        )
+        raise InputError(f"--spec {options.spec}: no such folder", "pass a feature folder such as specs/042-feature")
 
     from orchestrator.checks.engine import run_static
 

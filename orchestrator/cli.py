@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -29,7 +29,7 @@ app = typer.Typer(
 err_console = Console(stderr=True)
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     text = "text"
     json = "json"
     sarif = "sarif"
@@ -51,9 +51,7 @@ def _root(
     """delegate: spec-driven database migrations, written by an agent and proven on PostgreSQL."""
 
 
-RepoOption = Annotated[
-    Path, typer.Option("--repo", help="The target repository (its root).", file_okay=False)
-]
+RepoOption = Annotated[Path, typer.Option("--repo", help="The target repository (its root).", file_okay=False)]
 DatabaseUrlOption = Annotated[
     str | None,
     typer.Option(
@@ -79,12 +77,8 @@ def check(
     stairway: Annotated[
         bool, typer.Option("--stairway", help="Round-trip every revision under test on its own.")
     ] = False,
-    since: Annotated[
-        str | None, typer.Option("--since", help="Test the revisions after this one (the base).")
-    ] = None,
-    rows: Annotated[
-        int, typer.Option("--rows", min=0, help="Fill the base's tables with N synthetic rows first.")
-    ] = 0,
+    since: Annotated[str | None, typer.Option("--since", help="Test the revisions after this one (the base).")] = None,
+    rows: Annotated[int, typer.Option("--rows", min=0, help="Fill the base's tables with N synthetic rows first.")] = 0,
     database_url: DatabaseUrlOption = None,
     output_format: Annotated[OutputFormat, typer.Option("--format", help="How to print the report.")] = (
         OutputFormat.text

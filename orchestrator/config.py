@@ -68,9 +68,7 @@ def load_config(repo: Path) -> DelegateConfig:
         try:
             cfg = DelegateConfig.model_validate(data)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-            )
+            problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
             where = f"[{'.'.join(keys)}]" if keys else "delegate.toml"
             raise InputError(
                 f"{path}: {where} is invalid: {problems}",

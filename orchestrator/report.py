@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, Field, computed_field
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
     INFO = "info"
@@ -32,7 +32,7 @@ class Finding(BaseModel):
         return (self.file or "", self.line or 0, self.severity.rank, self.rule)
 
 
-class StepStatus(str, Enum):
+class StepStatus(StrEnum):
     PASSED = "passed"
     FAILED = "failed"
     WARNED = "warned"
@@ -123,9 +123,7 @@ class CheckReport(BaseModel):
         counts = {s: 0 for s in Severity}
         for f in self.findings:
             counts[f.severity] += 1
-        return Summary(
-            errors=counts[Severity.ERROR], warnings=counts[Severity.WARNING], infos=counts[Severity.INFO]
-        )
+        return Summary(errors=counts[Severity.ERROR], warnings=counts[Severity.WARNING], infos=counts[Severity.INFO])
 
     @property
     def blocking(self) -> bool:

@@ -110,9 +110,7 @@ def _relative(path: Path, repo: Path | None) -> str:
 
 def revision_files_in(folder: Path) -> list[Path]:
     """Every revision file Alembic would load from a versions folder (recursively, as version_locations do)."""
-    return sorted(
-        p for p in folder.rglob("*.py") if p.name != "__init__.py" and "__pycache__" not in p.parts
-    )
+    return sorted(p for p in folder.rglob("*.py") if p.name != "__init__.py" and "__pycache__" not in p.parts)
 
 
 class RevisionGraph:
