@@ -1,0 +1,105 @@
+"""The contract between the static engine and the rules: what a rule sees, and what it reports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from orchestrator.report import Severity
+
+if TYPE_CHECKING:
+    from orchestrator.config import DelegateConfig
+    from orchestrator.revisions import RevisionFile, RevisionGraph
+    from orchestrator.spec import FeatureSpec
+
+
+class FileKind(StrEnum):
+    REVISION = "revision"  # an Alembic revision .py file
+    POLICY = "policy"  # a .sql file under the policies folder (sql/policies/)
+    SEED = "seed"  # a .sql file under a seeds folder
+    SQL = "sql"  # any other .sql file (read as a migration)
+
+
+class Origin(StrEnum):
+    SQL_FILE = "sql-file"  # a statement of a .sql file
+    OP_EXECUTE = "op-execute"  # the string given to op.execute(...)
+    OP_RENDERED = "op-rendered"  # SQL that an op.* call renders in Alembic's offline mode
+    DO_BODY = "do-body"  # a statement inside a DO $$ ... $$ block
+    FUNCTION_BODY = "function-body"  # a statement inside a plpgsql function body
+
+
+@dataclass
+class SqlStatement:
+    """One parsed SQL statement, pinned to where a person wrote it."""
+
+    sql: str  # the statement's own text
+    node: Any  # the pglast tree of the statement (pglast.ast.Node: IndexStmt, AlterTableStmt, ...)
+    file: str  # relative to the repo root
+    line: int  # 1-based line in `file` (for op.* calls: the call's line)
+    kind: FileKind
+    origin: Origin
+    unit: str  # what "existing table" is judged against: "<file>" for .sql, "<file>::<revision>" for revisions
+    index: int  # position within its unit, in execution order
+    revision: str | None = None
+    direction: Literal["upgrade", "downgrade"] | None = None  # None for .sql files
+    in_transaction: bool = True  # False inside autocommit_block() or after an explicit COMMIT
+    suppressed: frozenset[str] = frozenset()  # rule ids suppressed on this statement's line(s)
+
+
+@dataclass
+class Violation:
+    """What a rule reports; the engine turns it into a Finding (severity from the rule and the config)."""
+
+    file: str | None
+    line: int | None
+    message: str
+    fix: str | None = None  # defaults to the rule's own fix text
+
+
+@dataclass
+class CheckContext:
+    """Everything a rule may look at, built once per run by the engine."""
+
+    repo: Path
+    config: DelegateConfig
+    statements: list[SqlStatement]  # every statement of every file, in execution order per unit
+    revision_files: list[RevisionFile]
+    graph: RevisionGraph
+    sql_files: dict[str, FileKind]  # rel path -> kind, for every .sql file checked
+    texts: dict[str, str]  # rel path -> file text, for every file checked (for text-level rules such as secrets)
+    spec: FeatureSpec | None = None  # with --spec
+    unanalysable: list[Violation] = field(default_factory=list)  # f-strings / variables given to op.execute
+
+    def upgrade_statements(self) -> Iterator[SqlStatement]:
+        """Statements that run forward: .sql files, seeds, policies and the upgrade() of revisions."""
+        return (s for s in self.statements if s.direction != "downgrade")
+
+    def unit_statements(self, unit: str) -> list[SqlStatement]:
+        return [s for s in self.statements if s.unit == unit]
+
+
+class Rule:
+    """One rule of the catalogue (shared/rules.md). Subclasses live in orchestrator/checks/rules/.
+
+    `bad` and `good` are examples the test suite runs: a string is the content of `example_path`, a dict maps
+    several paths (relative to a temporary repo laid out with the default config) to their contents.
+    Live rules (`live = True`) are reported by the live verification; their examples are documentation.
+    """
+
+    id: ClassVar[str]
+    severity: ClassVar[Severity]
+    family: ClassVar[str]  # alembic | sql | rls | seeds | content | live
+    summary: ClassVar[str]  # one line: what fires it
+    why: ClassVar[str]  # a paragraph: why it matters
+    fix: ClassVar[str]  # what to do instead
+    bad: ClassVar[str | dict[str, str]]
+    good: ClassVar[str | dict[str, str]]
+    example_path: ClassVar[str] = "migration.sql"
+    needs_spec: ClassVar[bool] = False  # examples run with --spec specs/001-example when True
+    live: ClassVar[bool] = False
+
+    def check(self, ctx: CheckContext) -> Iterable[Violation]:
+        return ()
