@@ -1,0 +1,169 @@
+"""Which revisions are under test: --since, the feature's own revisions, the branch's, or the whole history."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, Field
+
+from orchestrator.config import DelegateConfig
+from orchestrator.errors import InputError
+from orchestrator.revisions import RevisionGraph
+
+if TYPE_CHECKING:
+    from orchestrator.spec import FeatureSpec
+
+
+class RevisionSelection(BaseModel):
+    """The revisions under test (parents first) and the heads of the history below them (the base)."""
+
+    under_test: list[str] = Field(default_factory=list)
+    base: list[str] = Field(default_factory=list)  # empty: the base is an empty database
+    how: str = ""  # in words, for the report: why these revisions
+
+
+def resolve_revision(graph: RevisionGraph, ref: str, what: str = "--since") -> str:
+    """A full revision id for `ref` (an id, a unique prefix, or a branch label)."""
+    if ref in graph.by_id:
+        return ref
+    labelled = [rev for rev, rf in graph.by_id.items() if ref in rf.branch_labels]
+    matches = labelled or [rev for rev in graph.by_id if rev.startswith(ref)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        known = ", ".join(graph.heads[:3]) or "none"
+        raise InputError(
+            f"{what} {ref}: no such revision in the versions folder",
+            f"pass a revision id that exists (current heads: {known})",
+        )
+    raise InputError(
+        f"{what} {ref}: ambiguous, it matches {', '.join(sorted(matches)[:5])}",
+        "pass more characters of the revision id",
+    )
+
+
+def close_upwards(graph: RevisionGraph, revisions: Iterable[str]) -> RevisionSelection:
+    """The given revisions plus everything built on them, and the heads of what lies below."""
+    chosen = set(revisions)
+    for rev in list(chosen):
+        chosen |= graph.descendants(rev)
+    below: set[str] = set()
+    for rev in chosen:
+        below |= graph.ancestors(rev)
+    below -= chosen
+    base = sorted(rev for rev in below if not (set(graph.children[rev]) & below))
+    return RevisionSelection(under_test=graph.topological(chosen), base=base)
+
+
+def select_revisions(
+    repo: Path,
+    cfg: DelegateConfig,
+    graph: RevisionGraph,
+    since: str | None = None,
+    spec: FeatureSpec | None = None,
+) -> RevisionSelection:
+    """Implements the order of the contract: --since, then --spec, then the branch's changes, then everything."""
+    if since is not None:
+        rev = resolve_revision(graph, since)
+        selection = close_upwards(graph, graph.descendants(rev))
+        selection.base = selection.base or [rev]  # nothing after it: the base is the revision itself
+        selection.how = f"the revisions after {rev} (--since)"
+        return selection
+    if spec is not None:
+        own = feature_revisions(graph, spec)
+        if own:
+            selection = close_upwards(graph, own)
+            selection.how = f"the revisions of feature {spec.number or spec.slug}"
+            return selection
+    changed = branch_revisions(repo, cfg, graph)
+    if changed:
+        revs, branch = changed
+        selection = close_upwards(graph, revs)
+        selection.how = f"the revisions that {branch} changes"
+        return selection
+    return RevisionSelection(under_test=graph.topological(), base=[], how="the whole history")
+
+
+def feature_revisions(graph: RevisionGraph, spec: FeatureSpec) -> set[str]:
+    """Revisions the plan names, else those whose file name or message carries the feature's number or slug."""
+    named = {rev for rev in spec.revision_ids if rev in graph.by_id}
+    if named:
+        return named
+    marks = [m for m in (spec.slug, spec.number) if m]
+    if not marks:
+        return set()
+    found: set[str] = set()
+    for rev, rf in graph.by_id.items():
+        haystack = f"{rf.path.name}\n{rf.message}".lower()
+        for mark in marks:
+            if re.search(rf"(?<![0-9a-z]){re.escape(mark.lower())}(?![0-9a-z])", haystack):
+                found.add(rev)
+    return found
+
+
+def branch_revisions(repo: Path, cfg: DelegateConfig, graph: RevisionGraph) -> tuple[set[str], str] | None:
+    """Revisions whose files the current branch (and the working tree) adds or changes over the default branch."""
+    try:
+        import git
+    except ImportError:  # gitpython is a dependency; a broken install falls back to the whole history
+        return None
+    try:
+        repository = git.Repo(repo, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+    root = Path(repository.working_tree_dir or repo).resolve()
+    versions = (repo / cfg.versions_dir).resolve()
+    try:
+        versions_rel = versions.relative_to(root).as_posix()
+    except ValueError:
+        return None
+    changed: set[str] = set()
+    branch_name = "the working tree"
+    try:
+        base_ref = _default_branch(repository, cfg)
+        if base_ref is not None and repository.head.is_valid():
+            merge_base = repository.merge_base(base_ref, "HEAD")
+            if merge_base:
+                changed |= set(repository.git.diff("--name-only", merge_base[0].hexsha, "--", versions_rel).split())
+                branch_name = _branch_label(repository)
+        changed |= (
+            set(repository.git.diff("--name-only", "HEAD", "--", versions_rel).split())
+            if (repository.head.is_valid())
+            else set()
+        )
+        changed |= {p for p in repository.untracked_files if p.startswith(versions_rel)}
+    except git.GitCommandError:
+        return None
+    changed_paths = {(root / p).resolve() for p in changed}
+    revs = {rev for rev, rf in graph.by_id.items() if rf.path.resolve() in changed_paths}
+    if not revs or set(graph.by_id) <= revs:
+        return None
+    return revs, branch_name
+
+
+def _default_branch(repository: object, cfg: DelegateConfig) -> str | None:
+    import git
+
+    assert isinstance(repository, git.Repo)
+    candidates = [cfg.default_branch] if cfg.default_branch else ["main", "master"]
+    for name in candidates:
+        if name and name in repository.heads:
+            return name
+    try:
+        ref = repository.git.symbolic_ref("refs/remotes/origin/HEAD")
+        return ref.removeprefix("refs/remotes/")
+    except git.GitCommandError:
+        return None
+
+
+def _branch_label(repository: object) -> str:
+    import git
+
+    assert isinstance(repository, git.Repo)
+    try:
+        return f"branch {repository.active_branch.name}"
+    except TypeError:  # detached HEAD
+        return "HEAD"
