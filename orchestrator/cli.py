@@ -8,7 +8,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.text import Text
@@ -86,7 +85,6 @@ def check(
 ) -> None:
     """Check migrations, policies and seeds: static rules, then a live round trip on PostgreSQL."""
     from orchestrator.check import CheckOptions, run_check
-    from orchestrator.report_formats import emit
 
     options = CheckOptions(
         repo=repo,
@@ -99,6 +97,8 @@ def check(
         database_url=database_url,
     )
     report = run_check(options)
+    from orchestrator.report_formats import emit
+
     emit(report, output_format.value, repo=repo)
     raise typer.Exit(ExitCode.FINDINGS if report.blocking else ExitCode.OK)
 
@@ -150,6 +150,11 @@ def demo() -> None:
     )
 
 
+def _is_usage_error(exc: Exception) -> bool:
+    """Click's usage errors (typer vendors click in newer releases, so match by shape, not by class)."""
+    return callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: maps every outcome to the documented exit codes; a person never sees a traceback."""
     try:
@@ -159,18 +164,18 @@ def main(argv: list[str] | None = None) -> int:
         if exc.hint:
             err_console.print(Text("  fix: ", style="bold") + Text(exc.hint), highlight=False)
         return int(exc.exit_code)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         err_console.print("delegate: interrupted", highlight=False)
         return 130
-    except click.ClickException as exc:
-        exc.show()
-        return int(ExitCode.BAD_INPUT)
     except KeyboardInterrupt:
         err_console.print("delegate: interrupted; scratch databases and servers were cleaned up", highlight=False)
         return 130
     except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
+        if _is_usage_error(exc):
+            exc.show()  # type: ignore[attr-defined]
+            return int(ExitCode.BAD_INPUT)
         if os.environ.get("DELEGATE_DEBUG"):
             raise
         err_console.print(
