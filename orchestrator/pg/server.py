@@ -1,0 +1,387 @@
+"""A PostgreSQL server to create scratch databases on: one named by a URL, or a throwaway one we start and always stop."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType, TracebackType
+
+import psycopg
+from psycopg import sql
+
+from orchestrator.errors import InputError
+from orchestrator.pg.address import ServerAddress, _first_line
+from orchestrator.pg.binaries import Account, PostgresBinaries, RunAs, find_runnable
+from orchestrator.sandbox import clean_env
+
+CONNECT_TIMEOUT_S = 5
+# Settings that trade durability for speed: a throwaway server's data is worthless after the run.
+_FAST_SETTINGS = {
+    "listen_addresses": "127.0.0.1",
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "max_connections": "100",
+    "shared_buffers": "32MB",
+    "log_min_messages": "warning",
+}
+
+
+class PostgresServer:
+    """A server the tool may create and drop databases on; it never changes the maintenance database itself."""
+
+    def __init__(self, address: ServerAddress, cluster: ThrowawayCluster | None = None) -> None:
+        self.address = address
+        self._cluster = cluster
+        self._closed = False
+        self.version_num = 0
+        _LIVE_SERVERS.add(self)
+
+    # ---- addresses -------------------------------------------------------------------------------------
+    @property
+    def admin_url(self) -> str:
+        """libpq URI of the maintenance database (the one the URL named, else `postgres`)."""
+        return self.address.url()
+
+    @property
+    def description(self) -> str:
+        """The server for messages: the URL with the password replaced, or the throwaway server's folder."""
+        if self._cluster is not None:
+            return f"throwaway PostgreSQL {self._cluster.binaries.major} at {self.address.description}"
+        return self.address.description
+
+    @property
+    def is_throwaway(self) -> bool:
+        return self._cluster is not None
+
+    def url_for(self, dbname: str) -> str:
+        return self.address.url(dbname)
+
+    def sqlalchemy_url_for(self, dbname: str) -> str:
+        return self.address.url(dbname, scheme="postgresql+psycopg")
+
+    # ---- databases -------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def admin_connection(self) -> Iterator[psycopg.Connection]:
+        """An autocommit connection to the maintenance database (CREATE/DROP DATABASE cannot run in a transaction)."""
+        conn = connect(self.admin_url, self.description)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def create_database(self, name: str, template: str | None = None) -> None:
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template is not None:
+            statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+        with self.admin_connection() as conn:
+            conn.execute(statement)
+
+    def drop_database(self, name: str) -> None:
+        """Drop `name` if it exists, ending its connections first; a missing database is not an error."""
+        with self.admin_connection() as conn:
+            drop_database_on(conn, name, self.version_num)
+
+    def database_exists(self, name: str) -> bool:
+        with self.admin_connection() as conn:
+            row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        return row is not None
+
+    # ---- lifetime --------------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop and remove a throwaway server; a server named by URL is left as it was. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        _LIVE_SERVERS.discard(self)
+        if self._cluster is not None:
+            self._cluster.destroy()
+
+    def __enter__(self) -> PostgresServer:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"PostgresServer({self.description})"
+
+
+def connect(url: str, description: str, *, dbname_hint: str | None = None) -> psycopg.Connection:
+    """An autocommit connection, or InputError naming the server (never its password) and the cause."""
+    try:
+        return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+    except psycopg.OperationalError as exc:
+        cause = _first_line(str(exc))
+        raise InputError(
+            f"cannot connect to PostgreSQL at {description}{f' (database {dbname_hint})' if dbname_hint else ''}: {cause}",
+            "start the server or fix --database-url / DATABASE_URL; without a URL delegate starts a throwaway server",
+        ) from None
+
+
+def drop_database_on(conn: psycopg.Connection, name: str, version_num: int) -> None:
+    """DROP DATABASE … WITH (FORCE) on PostgreSQL 13+, else end the backends and retry the plain drop."""
+    row = conn.execute("SELECT datistemplate FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    if row is None:
+        return
+    ident = sql.Identifier(name)
+    if row[0]:
+        # A template database cannot be dropped until it is an ordinary one again.
+        conn.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE false").format(ident))
+    if version_num >= 130000:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
+        return
+    for attempt in range(20):
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+        try:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(ident))
+            return
+        except psycopg.errors.ObjectInUse:
+            if attempt == 19:
+                raise
+            time.sleep(0.05)
+
+
+# ---- throwaway servers -------------------------------------------------------------------------------------
+
+
+class ThrowawayCluster:
+    """A data folder in a temp dir and the postmaster serving it; `destroy()` stops it and removes the folder."""
+
+    def __init__(self, binaries: PostgresBinaries, account: Account | None) -> None:
+        self.binaries = binaries
+        self.account = account
+        self.run_as = RunAs.of(account)
+        self.root = Path(tempfile.mkdtemp(prefix="delegate-pg-"))
+        self.datadir = self.root / "data"
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self._destroyed = False
+        self._lock = threading.Lock()
+
+    def _run(self, args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            args,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            cwd=self.root,
+            env=clean_env({"LC_ALL": "C", "LANG": "C", "TZ": "UTC"}),
+            user=self.run_as.user,
+            group=self.run_as.group,
+            extra_groups=self.run_as.extra_groups,
+        )
+
+    def init(self) -> None:
+        if self.account is not None:
+            # Only the folder we just created changes owner; nothing else on the system is touched.
+            os.chown(self.root, self.account.uid, self.account.gid)
+        args = [
+            self.binaries.path("initdb"),
+            "-D",
+            str(self.datadir),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ]
+        if self.binaries.major >= 13:
+            args.append("--no-instructions")
+        out = self._run(args, timeout=120)
+        if out.returncode != 0:
+            raise InputError(
+                f"initdb ({self.binaries.bindir}) failed: {_first_line(out.stderr or out.stdout)}",
+                "pass --database-url for a running server, or reinstall PostgreSQL",
+            )
+
+    def start(self) -> None:
+        """Start the postmaster on a free loopback port with its socket in our folder; retry if the port is taken."""
+        last_error = ""
+        for _ in range(3):
+            self.port = _free_port()
+            options: list[str] = []
+            for key, value in {**_FAST_SETTINGS, "port": str(self.port)}.items():
+                options += ["-c", f"{key}={value}"]
+            options += ["-c", f"unix_socket_directories={self.root}"]
+            log = open(self.root / "postgres.log", "ab")  # noqa: SIM115 - handed to the child, closed below
+            try:
+                self.process = subprocess.Popen(
+                    [self.binaries.path("postgres"), "-D", str(self.datadir), *options],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    cwd=self.root,
+                    env=clean_env({"LC_ALL": "C", "LANG": "C", "TZ": "UTC"}),
+                    # Own session: a Ctrl-C in the terminal reaches us, and we stop the server ourselves.
+                    start_new_session=True,
+                    user=self.run_as.user,
+                    group=self.run_as.group,
+                    extra_groups=self.run_as.extra_groups,
+                )
+            finally:
+                log.close()
+            if self._wait_ready(timeout=30):
+                return
+            last_error = self._log_tail()
+            self._stop_process()
+        raise InputError(
+            f"the throwaway PostgreSQL ({self.binaries.bindir}) did not start: {last_error}",
+            "pass --database-url for a running server",
+        )
+
+    def _wait_ready(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                return False
+            try:
+                psycopg.connect(url, connect_timeout=2).close()
+                return True
+            except psycopg.OperationalError:
+                time.sleep(0.01)
+        return False
+
+    def _log_tail(self) -> str:
+        try:
+            lines = (self.root / "postgres.log").read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return "no log"
+        return lines[-1] if lines else "no log"
+
+    def _stop_process(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        # SIGQUIT is PostgreSQL's immediate shutdown (what `pg_ctl stop -m immediate` sends): no checkpoint.
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGQUIT)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+    def destroy(self) -> None:
+        with self._lock:
+            if self._destroyed:
+                return
+            self._destroyed = True
+            try:
+                self._stop_process()
+            finally:
+                shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_throwaway_server() -> PostgresServer:
+    """initdb + start a server in a temp folder; InputError (what to install) when no binaries can run here."""
+    binaries, account = find_runnable()
+    cluster = ThrowawayCluster(binaries, account)
+    _install_signal_cleanup()
+    server: PostgresServer | None = None
+    try:
+        cluster.init()
+        cluster.start()
+        address = ServerAddress(host="127.0.0.1", port=cluster.port, user="postgres", dbname="postgres")
+        server = PostgresServer(address, cluster)
+        server.version_num = _server_version(server)
+        return server
+    except BaseException:
+        if server is not None:
+            server.close()
+        cluster.destroy()
+        raise
+
+
+def _server_version(server: PostgresServer) -> int:
+    with server.admin_connection() as conn:
+        row = conn.execute("SELECT current_setting('server_version_num')::int").fetchone()
+    return int(row[0]) if row else 0
+
+
+def open_server(database_url: str | None) -> PostgresServer:
+    """The server at `database_url` (checked: reachable, may CREATE DATABASE), or a throwaway one when None."""
+    if database_url is None:
+        return start_throwaway_server()
+    address = ServerAddress.parse(database_url)
+    server = PostgresServer(address)
+    try:
+        with server.admin_connection() as conn:
+            row = conn.execute(
+                "SELECT current_setting('server_version_num')::int, current_user, rolcreatedb OR rolsuper "
+                "FROM pg_roles WHERE rolname = current_user"
+            ).fetchone()
+        if row is None or not row[2]:
+            who = row[1] if row else address.user
+            raise InputError(
+                f"the role {who!r} at {server.description} may not create databases, "
+                "and delegate works only in scratch databases it creates",
+                f"ALTER ROLE {who} CREATEDB (as a superuser), or pass a URL of a role that has CREATEDB",
+            )
+        server.version_num = int(row[0])
+    except BaseException:
+        server.close()
+        raise
+    return server
+
+
+# ---- cleanup at exit and on signals ---------------------------------------------------------------------------
+
+_LIVE_SERVERS: weakref.WeakSet[PostgresServer] = weakref.WeakSet()
+_SIGNALS_INSTALLED = False
+
+
+def close_all_servers() -> None:
+    """Stop every throwaway server still running in this process (atexit and signal handlers call it)."""
+    for server in list(_LIVE_SERVERS):
+        with contextlib.suppress(Exception):
+            server.close()
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    close_all_servers()
+    # Unwind like an exit so that `with` blocks (scratch databases) run their cleanup too.
+    raise SystemExit(128 + signum)
+
+
+def _install_signal_cleanup() -> None:
+    """SIGTERM/SIGHUP stop our servers; SIGINT keeps raising KeyboardInterrupt (exit 130) and `with` blocks clean up."""
+    global _SIGNALS_INSTALLED
+    if _SIGNALS_INSTALLED or threading.current_thread() is not threading.main_thread():
+        return
+    _SIGNALS_INSTALLED = True
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        # Respect a handler someone else installed on purpose.
+        if signal.getsignal(sig) in (signal.SIG_DFL, None):
+            signal.signal(sig, _on_sigterm)
+
+
+atexit.register(close_all_servers)
