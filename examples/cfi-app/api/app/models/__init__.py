@@ -1,0 +1,6 @@
+"""The app's SQLAlchemy models; `Base.metadata` is what Alembic compares the migrated schema against."""
+
+from app.models.base import Base, auth_users
+from app.models.school import Aircraft, Instructor, Lesson, LessonStatus, Student
+
+__all__ = ["Aircraft", "Base", "Instructor", "Lesson", "LessonStatus", "Student", "auth_users"]
