@@ -1,0 +1,70 @@
+"""Test helper: a throwaway git copy of the example target repo (examples/cfi-app), optionally with feature 042 solved.
+
+Other test modules use it; keep `make_example_repo`'s signature stable.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLE_APP = EXAMPLES / "cfi-app"
+SOLUTION_042 = EXAMPLES / "solutions" / "042-lesson-progress"
+
+BASE_BRANCH = "main"
+FEATURE_BRANCH = "feature/042-lesson-progress"
+BASE_REVISION = "3f9c2a7d1b84"  # api/alembic/versions/001_initial_schema.py
+SOLUTION_REVISION = "b7e41d09c5a2"  # the solution's api/alembic/versions/002_lesson_progress.py
+FEATURE_SPEC = "specs/042-lesson-progress"
+
+_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
+
+
+def _git(repo: Path, *args: str) -> None:
+    # Identity and signing set per command: the machine's git config must not matter.
+    subprocess.run(
+        ["git", "-c", "user.name=Example Dev", "-c", "user.email=dev@cfi-app.test", "-c", "commit.gpgsign=false", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
+
+
+def overlay_solution(repo: Path, solution: Path = SOLUTION_042) -> list[str]:
+    """Copy the solution's files onto `repo` (replacing files of the same path); returns their repo-relative paths."""
+    copied: list[str] = []
+    for src in sorted(solution.rglob("*")):
+        if src.is_dir() or "__pycache__" in src.parts or src.suffix == ".pyc":
+            continue
+        rel = src.relative_to(solution)
+        dest = repo / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dest)
+        copied.append(rel.as_posix())
+    return copied
+
+
+def make_example_repo(tmp_path: Path, with_solution: bool) -> Path:
+    """Copy examples/cfi-app into `tmp_path / "cfi-app"` and make it a git repository; return its root.
+
+    - Branch `main` holds one commit with the example as shipped (head revision 3f9c2a7d1b84).
+    - With `with_solution=True`, branch `feature/042-lesson-progress` adds one commit on top with the
+      reference solution of feature 042 (examples/solutions/042-lesson-progress overlaid: revision
+      b7e41d09c5a2, its policy SQL, seed, tests, models and runbook), and that branch is checked out.
+      Without it, `main` is checked out and the working tree is clean.
+
+    Only git is needed (no network, no database); it takes well under a second.
+    """
+    repo = tmp_path / "cfi-app"
+    shutil.copytree(EXAMPLE_APP, repo, ignore=_IGNORE)
+    _git(repo, "init", "-q", "-b", BASE_BRANCH)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "cfi-app: initial schema, RLS, seeds, spec 042")
+    if with_solution:
+        _git(repo, "checkout", "-q", "-b", FEATURE_BRANCH)
+        overlay_solution(repo)
+        _git(repo, "add", "-A")
+        _git(repo, "commit", "-q", "-m", "042-lesson-progress: migration, RLS policies, seeds, tests, runbook")
+    return repo
