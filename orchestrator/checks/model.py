@@ -41,12 +41,15 @@ class SqlStatement:
     line: int  # 1-based line in `file` (for op.* calls: the call's line)
     kind: FileKind
     origin: Origin
-    unit: str  # what "existing table" is judged against: "<file>" for .sql, "<file>::<revision>" for revisions
+    # What "existing table" is judged against: "<file>" for .sql, "<file>::<revision>" for a revision's upgrade,
+    # "<file>::<revision>::downgrade" for its downgrade.
+    unit: str
     index: int  # position within its unit, in execution order
     revision: str | None = None
     direction: Literal["upgrade", "downgrade"] | None = None  # None for .sql files
     in_transaction: bool = True  # False inside autocommit_block() or after an explicit COMMIT
     suppressed: frozenset[str] = frozenset()  # rule ids suppressed on this statement's line(s)
+    end_line: int | None = None  # last line the statement spans in `file` (None: same as `line`)
 
 
 @dataclass
@@ -72,13 +75,25 @@ class CheckContext:
     texts: dict[str, str]  # rel path -> file text, for every file checked (for text-level rules such as secrets)
     spec: FeatureSpec | None = None  # with --spec
     unanalysable: list[Violation] = field(default_factory=list)  # f-strings / variables given to op.execute
+    # Revision ids that make up the feature under check (--spec/--since in repo mode); None: everything counts.
+    feature_revisions: set[str] | None = None
+    _units: dict[str, list[SqlStatement]] | None = field(default=None, repr=False, compare=False)
+
+    def in_feature(self, revision: str | None) -> bool:
+        """True when a statement or file of `revision` belongs to the feature (non-revision files always do)."""
+        return self.feature_revisions is None or revision is None or revision in self.feature_revisions
 
     def upgrade_statements(self) -> Iterator[SqlStatement]:
         """Statements that run forward: .sql files, seeds, policies and the upgrade() of revisions."""
         return (s for s in self.statements if s.direction != "downgrade")
 
     def unit_statements(self, unit: str) -> list[SqlStatement]:
-        return [s for s in self.statements if s.unit == unit]
+        # Indexed once: rules call this per statement, and a linear scan each time would be quadratic.
+        if self._units is None:
+            self._units = {}
+            for s in self.statements:
+                self._units.setdefault(s.unit, []).append(s)
+        return self._units.get(unit, [])
 
 
 class Rule:

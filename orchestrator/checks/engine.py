@@ -1,0 +1,517 @@
+"""The static half of `delegate check`: read every input into SqlStatements, run the rules, return sorted findings."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from orchestrator.checks.bodies import body_of
+from orchestrator.checks.inputs import CheckInputs, collect_inputs
+from orchestrator.checks.model import CheckContext, FileKind, Origin, Rule, SqlStatement, Violation
+from orchestrator.checks.sqltext import LineIndex, parse_sql
+from orchestrator.checks.suppress import SuppressionIndex, find_suppressions
+from orchestrator.config import DelegateConfig
+from orchestrator.errors import InputError
+from orchestrator.report import Finding, Severity
+
+if TYPE_CHECKING:
+    from orchestrator.check import CheckOptions
+    from orchestrator.checks.offline import RenderedRevision
+    from orchestrator.checks.revision_sql import RevisionSql
+    from orchestrator.revisions import RevisionFile
+
+Direction = Literal["upgrade", "downgrade"]
+
+# Rules that the engine itself reports while reading inputs (their classes in checks/rules/ exist for the docs;
+# their check() is not called). internal-error is the engine's own and has no rule class.
+ENGINE_RULES: dict[str, tuple[Severity, str]] = {
+    "sql-syntax-error": (Severity.ERROR, "Fix the SQL so that PostgreSQL's parser accepts it."),
+    "python-syntax-error": (Severity.ERROR, "Fix the revision file so that it is valid Python."),
+    "unanalysable-sql": (
+        Severity.INFO,
+        "Pass op.execute() a constant string (or sa.text()/textwrap.dedent() of one) so that it can be checked; "
+        "build dynamic SQL inside a DO block or review it by hand.",
+    ),
+    "suppression-without-reason": (
+        Severity.WARNING,
+        "Say why after the rule ids: `-- delegate: ignore RULE -- the table has 10 rows`.",
+    ),
+    "internal-error": (
+        Severity.ERROR,
+        'This is a bug in delegate: report it; meanwhile turn the rule off with [tool.delegate.rules] ID = "off".',
+    ),
+}
+
+_TXN_OPEN = {"TRANS_STMT_BEGIN", "TRANS_STMT_START"}
+_TXN_CLOSE = {"TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK", "TRANS_STMT_PREPARE", "TRANS_STMT_COMMIT_PREPARED"}
+
+
+def load_rules() -> list[Rule]:
+    """Every rule of the catalogue (an empty list while orchestrator.checks.rules is not there yet)."""
+    try:
+        from orchestrator.checks.rules import all_rules  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return []
+    return list(all_rules())
+
+
+def known_rule_ids(rules: list[Rule]) -> set[str]:
+    return {r.id for r in rules} | set(ENGINE_RULES)
+
+
+def validate_rule_settings(cfg: DelegateConfig, rules: list[Rule]) -> None:
+    """An unknown id in [tool.delegate.rules] is an input error naming it (and the closest real ids)."""
+    known = known_rule_ids(rules)
+    if not rules:
+        return  # the catalogue is not loaded: nothing to judge the ids against
+    for rule_id in cfg.rules:
+        if rule_id not in known:
+            import difflib
+
+            close = difflib.get_close_matches(rule_id, sorted(known), n=3)
+            where = cfg.source or "[tool.delegate.rules]"
+            hint = f"did you mean {', '.join(close)}?" if close else "run `delegate rules` for the list of ids"
+            raise InputError(f"{where}: unknown rule id `{rule_id}` in [tool.delegate.rules]", hint)
+
+
+def apply_rule_settings(findings: list[Finding], cfg: DelegateConfig) -> list[Finding]:
+    """Severities from [tool.delegate.rules]; "off" drops the rule's findings. Idempotent (static and live)."""
+    if not cfg.rules:
+        return findings
+    kept: list[Finding] = []
+    for f in findings:
+        setting = cfg.rules.get(f.rule)
+        if setting == "off":
+            continue
+        if setting is not None and setting != f.severity.value:
+            f = f.model_copy(update={"severity": Severity(setting)})
+        kept.append(f)
+    return kept
+
+
+@dataclass
+class _Entry:
+    """A statement of a revision unit waiting for its place in execution order."""
+
+    key: tuple[float, int]
+    stmt: SqlStatement
+    first: int
+    last: int
+    autocommit: bool = False
+
+
+@dataclass
+class StatementBuilder:
+    """Turns files into SqlStatements (with their lines, units, order and transaction state) and engine findings."""
+
+    repo: Path
+    cfg: DelegateConfig
+    statements: list[SqlStatement] = field(default_factory=list)
+    spans: list[tuple[SqlStatement, int, int]] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)  # engine-reported (syntax errors, unanalysable SQL)
+    unanalysable: list[Violation] = field(default_factory=list)
+    texts: dict[str, str] = field(default_factory=dict)
+    severities: dict[str, Severity] = field(default_factory=dict)
+
+    def report(self, rule: str, file: str | None, line: int | None, message: str) -> None:
+        default, fix = ENGINE_RULES[rule]
+        self.findings.append(
+            Finding.model_construct(
+                rule=rule, severity=self.severities.get(rule, default), file=file, line=line, message=message, fix=fix
+            )
+        )
+
+    # -- SQL text to statements ------------------------------------------------------------------------------------
+
+    def parse_text(
+        self,
+        text: str,
+        line_of: Callable[[int], int],
+        *,
+        file: str,
+        kind: FileKind,
+        origin: Origin,
+        unit: str,
+        revision: str | None = None,
+        direction: Direction | None = None,
+    ) -> list[tuple[SqlStatement, int, int]]:
+        """Statements of one text (and of the DO/function bodies inside them), each with its first/last line."""
+        parsed, errors = parse_sql(text)
+        for err in errors:
+            self.report(
+                "sql-syntax-error", file, line_of(err.offset), f"PostgreSQL cannot parse this SQL: {err.message}"
+            )
+        out: list[tuple[SqlStatement, int, int]] = []
+        for p in parsed:
+            line = line_of(p.offset)
+            end = line_of(p.offset + max(len(p.sql) - 1, 0))
+            stmt = SqlStatement(
+                sql=p.sql,
+                node=p.node,
+                file=file,
+                line=line,
+                kind=kind,
+                origin=origin,
+                unit=unit,
+                index=0,
+                revision=revision,
+                direction=direction,
+                end_line=end,
+            )
+            out.append((stmt, line, end))
+            name = type(p.node).__name__
+            if name == "DoStmt" or name == "CreateFunctionStmt":
+                body = body_of(p.node, p.sql)
+                if body is None:
+                    continue
+                base = line_of(p.offset + body.start) if body.start >= 0 else line
+                for b in body.statements:
+                    # Offsets only map to lines where the text's newlines are the file's (not rendered SQL).
+                    at = min(base + b.body_line - 1, end) if origin is not Origin.OP_RENDERED else line
+                    inner = SqlStatement(
+                        sql=b.sql,
+                        node=b.node,
+                        file=file,
+                        line=at,
+                        kind=kind,
+                        origin=body.origin,
+                        unit=unit,
+                        index=0,
+                        revision=revision,
+                        direction=direction,
+                        end_line=at,
+                    )
+                    out.append((inner, at, at))
+        return out
+
+    def finish_unit(self, items: list[tuple[SqlStatement, int, int]], start_in_transaction: bool) -> None:
+        """Number a unit's statements in order and follow explicit BEGIN/COMMIT to fill in_transaction."""
+        state = start_in_transaction
+        for index, (stmt, first, last) in enumerate(items):
+            stmt.index = index
+            name = type(stmt.node).__name__
+            if name == "TransactionStmt":
+                kind = getattr(stmt.node.kind, "name", str(stmt.node.kind))
+                if kind in _TXN_OPEN:
+                    stmt.in_transaction = state
+                    state = True
+                    self._add(stmt, first, last)
+                    continue
+                if kind in _TXN_CLOSE:
+                    stmt.in_transaction = state
+                    state = False
+                    self._add(stmt, first, last)
+                    continue
+            stmt.in_transaction = state and stmt.in_transaction
+            self._add(stmt, first, last)
+
+    def _add(self, stmt: SqlStatement, first: int, last: int) -> None:
+        self.statements.append(stmt)
+        self.spans.append((stmt, first, last))
+
+    # -- files -----------------------------------------------------------------------------------------------------
+
+    def add_sql_file(self, rel: str, path: Path, kind: FileKind) -> None:
+        text = self._read(rel, path)
+        if text is None:
+            return
+        index = LineIndex(text)
+        items = self.parse_text(text, index.line, file=rel, kind=kind, origin=Origin.SQL_FILE, unit=rel)
+        # A .sql file runs in autocommit mode (psql, supabase db push) unless it opens a transaction itself.
+        self.finish_unit(items, start_in_transaction=False)
+
+    def _read(self, rel: str, path: Path) -> str | None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            self.report("sql-syntax-error", rel, 1, f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})")
+            return None
+        except OSError as exc:
+            raise InputError(f"{rel}: cannot read ({exc.strerror})", "check the file's permissions") from None
+        self.texts[rel] = text
+        return text
+
+    def add_revision_units(
+        self, rf: RevisionFile, rsql: RevisionSql, rendered: RenderedRevision | None, rendered_ok: bool
+    ) -> None:
+        from orchestrator.checks.revision_sql import ExecutedSql
+
+        directions: tuple[Direction, Direction] = ("upgrade", "downgrade")
+        for direction in directions:
+            unit = f"{rf.rel}::{rf.label}" + ("::downgrade" if direction == "downgrade" else "")
+            events = getattr(rendered, direction) if rendered is not None else []
+            call_lines = [_call_line(rsql, e.line) for e in events]
+            entries: list[_Entry] = []
+            sub = 0
+
+            executed: list[ExecutedSql] = [e for e in rsql.executed if e.direction == direction]
+            for ex in executed:
+                key = _place(call_lines, ex.call_line)
+                for stmt, first, last in self.parse_text(
+                    ex.text,
+                    ex.line_at,
+                    file=rf.rel,
+                    kind=FileKind.REVISION,
+                    origin=Origin.OP_EXECUTE,
+                    unit=unit,
+                    revision=rf.revision,
+                    direction=direction,
+                ):
+                    sub += 1
+                    span = (min(first, ex.call_line), max(last, ex.call_end_line))
+                    entries.append(_Entry((key, sub), stmt, span[0], span[1], ex.autocommit))
+            state_marks: list[tuple[float, str]] = []
+            for i, event in enumerate(events):
+                if event.marker is not None:
+                    state_marks.append((float(i), event.marker))
+                    continue
+                line = call_lines[i]
+                if line is not None and line in rsql.execute_lines:
+                    continue  # op.execute's own string: read from the AST with exact lines
+                at = line or (rf.upgrade.lineno if direction == "upgrade" and rf.upgrade else 1)
+                call = rsql.call_at(at)
+                for stmt, _first, _last in self.parse_text(
+                    event.sql,
+                    _constant_line(at),
+                    file=rf.rel,
+                    kind=FileKind.REVISION,
+                    origin=Origin.OP_RENDERED,
+                    unit=unit,
+                    revision=rf.revision,
+                    direction=direction,
+                ):
+                    sub += 1
+                    end = call.end_line if call is not None else at
+                    entries.append(_Entry((float(i), sub), stmt, at, end, bool(call and call.autocommit)))
+            entries.sort(key=lambda e: e.key)
+            # Alembic runs each migration in a transaction; autocommit_block() leaves it (the AST says where,
+            # and the rendering marks its COMMIT/BEGIN for calls made through helper functions).
+            marks = sorted(state_marks)
+            for entry in entries:
+                outside = entry.autocommit or _outside_by_marks(marks, entry.key[0])
+                entry.stmt.in_transaction = not outside
+            self.finish_unit([(e.stmt, e.first, e.last) for e in entries], start_in_transaction=True)
+
+
+def _constant_line(line: int) -> Callable[[int], int]:
+    """Rendered SQL has no lines of its own: every offset maps to the op.* call's line."""
+    return lambda _offset: line
+
+
+def _place(call_lines: list[int | None], call_line: int) -> float:
+    """Where an op.execute call falls among the rendered statements (with its own line, else just before the
+    first later call); with no rendering, the AST's order (by line) is the order."""
+    if not call_lines:
+        return float(call_line)
+    for i, line in enumerate(call_lines):
+        if line == call_line:
+            return float(i)
+    for i, line in enumerate(call_lines):
+        if line is not None and line > call_line:
+            return i - 0.5
+    return float(len(call_lines))
+
+
+def _call_line(rsql: RevisionSql, line: int | None) -> int | None:
+    if line is None:
+        return None
+    call = rsql.call_at(line)
+    return call.line if call is not None else line
+
+
+def _outside_by_marks(marks: list[tuple[float, str]], position: float) -> bool:
+    state = "begin"
+    for at, mark in marks:
+        if at > position:
+            break
+        state = mark
+    return state == "commit"
+
+
+def _resolve_spec(repo: Path, spec: Path) -> Path:
+    return spec if spec.is_absolute() or spec.exists() else repo / spec
+
+
+def run_static(repo: Path, cfg: DelegateConfig, options: CheckOptions) -> list[Finding]:
+    """Every static finding for the inputs of `options` (the repo's layout, or the given paths), sorted."""
+    rules = load_rules()
+    validate_rule_settings(cfg, rules)
+    by_id = {r.id: r for r in rules}
+    inputs = collect_inputs(repo, cfg, list(options.paths))
+    builder = StatementBuilder(repo, cfg)
+    for rule_id, (default, _fix) in ENGINE_RULES.items():
+        builder.severities[rule_id] = by_id[rule_id].severity if rule_id in by_id else default
+
+    for rel, kind in inputs.sql_files.items():
+        builder.add_sql_file(rel, inputs.sql_paths[rel], kind)
+    revision_files = _read_revisions(repo, cfg, inputs, builder)
+    from orchestrator.revisions import RevisionGraph
+
+    graph = RevisionGraph(revision_files)
+    spec = _load_spec(repo, options)
+    ctx = CheckContext(
+        repo=repo,
+        config=cfg,
+        statements=builder.statements,
+        revision_files=revision_files,
+        graph=graph,
+        sql_files=dict(inputs.sql_files),
+        texts=builder.texts,
+        spec=spec,
+        unanalysable=builder.unanalysable,
+        feature_revisions=_feature_revisions(repo, cfg, graph, options),
+    )
+
+    suppressions = [s for rel, text in builder.texts.items() for s in find_suppressions(rel, text)]
+    index = SuppressionIndex(suppressions)
+    index.attach(builder.spans)
+
+    findings: list[Finding] = []
+    for f in builder.findings:
+        if not index.silences(f.rule, f.file, f.line):
+            findings.append(f)
+    for s in suppressions:
+        if s.reason is None:
+            builder.report(
+                "suppression-without-reason",
+                s.file,
+                s.line,
+                f"`delegate: ignore {', '.join(sorted(s.rules))}` gives no reason (it still suppresses)",
+            )
+            findings.append(builder.findings[-1])
+    for rule in rules:
+        if rule.live or rule.id in ENGINE_RULES or cfg.rules.get(rule.id) == "off":
+            continue
+        findings.extend(_run_rule(rule, ctx, index))
+    findings = apply_rule_settings(findings, cfg)
+    findings.sort(key=Finding.sort_key)
+    return findings
+
+
+def _run_rule(rule: Rule, ctx: CheckContext, index: SuppressionIndex) -> list[Finding]:
+    try:
+        violations = list(rule.check(ctx))
+    except Exception as exc:
+        if os.environ.get("DELEGATE_DEBUG"):
+            raise
+        fix = ENGINE_RULES["internal-error"][1].replace("ID", rule.id)
+        return [
+            Finding(
+                rule="internal-error",
+                severity=Severity.ERROR,
+                message=f"rule {rule.id} crashed: {type(exc).__name__}: {exc}",
+                fix=fix,
+            )
+        ]
+    out = []
+    for v in violations:
+        if index.silences(rule.id, v.file, v.line):
+            continue
+        out.append(
+            Finding.model_construct(
+                rule=rule.id, severity=rule.severity, file=v.file, line=v.line, message=v.message, fix=v.fix or rule.fix
+            )
+        )
+    return out
+
+
+def _read_revisions(repo: Path, cfg: DelegateConfig, inputs: CheckInputs, builder: StatementBuilder) -> list[Any]:
+    from orchestrator.checks.revision_sql import extract_revision_sql
+    from orchestrator.revisions import read_revision_file
+
+    files: list[RevisionFile] = []
+    sqls: list[RevisionSql] = []
+    for rel, path in inputs.revision_files.items():
+        rf = read_revision_file(path, repo)
+        rf.rel = rel
+        builder.texts[rel] = rf.source
+        files.append(rf)
+        if rf.syntax_error is not None:
+            line, msg = rf.syntax_error
+            builder.report("python-syntax-error", rel, line, f"not valid Python: {msg}")
+        rsql = extract_revision_sql(rf)
+        sqls.append(rsql)
+        for u in rsql.unanalysable:
+            message = f"op.execute() is given SQL that cannot be checked statically: {u.reason}"
+            builder.unanalysable.append(Violation(rel, u.line, message))
+            builder.report("unanalysable-sql", rel, u.line, message)
+
+    to_render = [rf for rf, rsql in zip(files, sqls, strict=True) if rf.tree is not None and rsql.needs_rendering]
+    rendered: dict[Path, RenderedRevision] = {}
+    if to_render:
+        rendered = _render(repo, cfg, to_render, sqls, files, builder)
+    for rf, rsql in zip(files, sqls, strict=True):
+        if rf.tree is None:
+            continue
+        builder.add_revision_units(rf, rsql, rendered.get(rf.path.resolve()), True)
+    return files
+
+
+def _render(
+    repo: Path,
+    cfg: DelegateConfig,
+    to_render: list[RevisionFile],
+    sqls: list[RevisionSql],
+    files: list[RevisionFile],
+    builder: StatementBuilder,
+) -> dict[Path, RenderedRevision]:
+    from orchestrator.checks.offline import RenderFailed, render_offline
+
+    sql_of = {id(rf): rsql for rf, rsql in zip(files, sqls, strict=True)}
+    sys_path = [repo, (repo / cfg.alembic_ini).parent, (repo / cfg.versions_dir).parent.parent]
+    sys_path += sorted({rf.path.parent for rf in to_render})
+    try:
+        rendered = render_offline(
+            [rf.path for rf in to_render], sys_path, cfg.python, timeout=min(cfg.timeout_seconds, 120.0)
+        )
+    except RenderFailed as exc:
+        for rf in to_render:
+            first = next((c.line for c in sql_of[id(rf)].calls if c.name != "execute"), 1)
+            builder.report(
+                "unanalysable-sql",
+                rf.rel,
+                first,
+                f"the op.* calls of this revision could not be rendered to SQL ({exc}); only op.execute() strings "
+                "were checked",
+            )
+        return {}
+    for rf in to_render:
+        result = rendered.get(rf.path.resolve())
+        if result is None:
+            continue
+        for direction, line, error in result.errors:
+            where = f"{direction}()" if direction else "importing the module"
+            builder.report(
+                "unanalysable-sql",
+                rf.rel,
+                line or 1,
+                f"rendering {where} in Alembic's offline mode failed ({error}); the statements after this point "
+                "were not checked, op.execute() strings were",
+            )
+    return rendered
+
+
+def _load_spec(repo: Path, options: CheckOptions) -> Any:
+    if options.spec is None:
+        return None
+    try:
+        from orchestrator.spec import load_feature
+    except ImportError:
+        return None
+    return load_feature(_resolve_spec(repo, options.spec))
+
+
+def _feature_revisions(repo: Path, cfg: DelegateConfig, graph: Any, options: CheckOptions) -> set[str] | None:
+    """In repo mode with --spec/--since, the revisions the feature adds; otherwise None (everything counts)."""
+    if options.paths or (options.spec is None and options.since is None):
+        return None
+    try:
+        from orchestrator.feature import select_revisions
+    except ImportError:
+        return None
+    spec = _resolve_spec(repo, options.spec) if options.spec is not None else None
+    selection = select_revisions(repo, cfg, graph, since=options.since, spec=spec)
+    return set(selection.under_test)

@@ -1,0 +1,144 @@
+"""The SQL that op.* calls render in Alembic's offline mode, from one subprocess for every revision file of a run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchestrator.sandbox import clean_env
+
+# Runs in the target repo's Python: loads each revision module from its file, calls upgrade()/downgrade() under
+# Operations bound to an offline MigrationContext, and records each emitted statement with the line of the
+# revision file's frame that emitted it. No database, no network; it prints one JSON document.
+RUNNER = r"""
+import importlib.util, io, json, os, sys, traceback
+
+request = json.load(sys.stdin)
+result_stream, sys.stdout = sys.stdout, sys.stderr  # a revision that prints must not corrupt the result
+sys.path[:0] = request["sys_path"]
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
+
+def line_in(path, tb_or_frame_list):
+    line = None
+    for filename, lineno in tb_or_frame_list:
+        if os.path.realpath(filename) == path:
+            line = lineno
+    return line
+
+results = []
+for index, path in enumerate(request["files"]):
+    path = os.path.realpath(path)
+    result = {"file": path, "upgrade": [], "downgrade": [], "errors": []}
+    results.append(result)
+    try:
+        spec = importlib.util.spec_from_file_location(f"_delegate_revision_{index}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    except BaseException as exc:
+        frames = [(f.filename, f.lineno) for f in traceback.extract_tb(exc.__traceback__)]
+        result["errors"].append({"direction": None, "line": line_in(path, frames), "error": f"{type(exc).__name__}: {exc}"})
+        continue
+    for direction in ("upgrade", "downgrade"):
+        function = getattr(module, direction, None)
+        if not callable(function):
+            continue
+        events = result[direction]
+        context = MigrationContext.configure(
+            dialect_name="postgresql", opts={"as_sql": True, "output_buffer": io.StringIO(), "literal_binds": True}
+        )
+        impl = context.impl
+        marker = [None]
+
+        def static_output(text, events=events, marker=marker):
+            frame, line = sys._getframe(1), None
+            while frame is not None:
+                if os.path.realpath(frame.f_code.co_filename) == path:
+                    line = frame.f_lineno
+                    break
+                frame = frame.f_back
+            events.append({"sql": text, "line": line, "marker": marker[0]})
+
+        def wrap(name, method):
+            def wrapped():
+                marker[0] = name
+                try:
+                    method()
+                finally:
+                    marker[0] = None
+            return wrapped
+
+        impl.static_output = static_output
+        impl.emit_begin = wrap("begin", impl.emit_begin)
+        impl.emit_commit = wrap("commit", impl.emit_commit)
+        try:
+            with Operations.context(context):
+                function()
+        except BaseException as exc:
+            frames = [(f.filename, f.lineno) for f in traceback.extract_tb(exc.__traceback__)]
+            result["errors"].append(
+                {"direction": direction, "line": line_in(path, frames), "error": f"{type(exc).__name__}: {exc}"}
+            )
+json.dump(results, result_stream)
+"""
+
+
+@dataclass
+class RenderedStatement:
+    sql: str
+    line: int | None  # the line of the revision file's frame that emitted it
+    marker: str | None  # "begin"/"commit" when Alembic's autocommit_block() emitted it, else None
+
+
+@dataclass
+class RenderedRevision:
+    upgrade: list[RenderedStatement] = field(default_factory=list)
+    downgrade: list[RenderedStatement] = field(default_factory=list)
+    errors: list[tuple[str | None, int | None, str]] = field(default_factory=list)  # (direction, line, error)
+
+
+class RenderFailed(Exception):
+    """The rendering subprocess itself failed (no alembic in the target Python, a timeout, a crash)."""
+
+
+def render_offline(
+    files: list[Path], sys_path: list[Path], python: str | None = None, timeout: float = 60.0
+) -> dict[Path, RenderedRevision]:
+    """Render every file's upgrade() and downgrade() in one subprocess; keyed by the resolved file path."""
+    request = {"files": [str(f.resolve()) for f in files], "sys_path": [str(p) for p in sys_path]}
+    with tempfile.TemporaryDirectory(prefix="delegate-render-") as tmp:
+        runner = Path(tmp) / "render_revisions.py"
+        runner.write_text(RUNNER, encoding="utf-8")
+        try:
+            proc = subprocess.run(
+                [python or sys.executable, str(runner)],
+                input=json.dumps(request),
+                capture_output=True,
+                text=True,
+                cwd=tmp,
+                env=clean_env(),
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise RenderFailed(f"rendering took longer than {timeout:.0f} s") from None
+        except OSError as exc:
+            raise RenderFailed(f"cannot start {python or sys.executable}: {exc}") from None
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RenderFailed(f"the rendering process failed: {last}")
+    try:
+        data = json.loads(proc.stdout)
+    except ValueError:
+        raise RenderFailed("the rendering process printed no result") from None
+    rendered: dict[Path, RenderedRevision] = {}
+    for item in data:
+        rev = RenderedRevision(errors=[(e["direction"], e["line"], e["error"]) for e in item["errors"]])
+        for direction in ("upgrade", "downgrade"):
+            getattr(rev, direction).extend(RenderedStatement(e["sql"], e["line"], e["marker"]) for e in item[direction])
+        rendered[Path(item["file"])] = rev
+    return rendered
