@@ -1,4 +1,9 @@
-"""Every rule's own examples: its `bad` example must fire it and its `good` example must not."""
+"""Every rule's own examples: its `bad` example must fire it and its `good` example must not.
+
+An example is written into a temporary repo laid out with the default config. A rule that needs a spec runs
+as `delegate check --static-only --spec specs/001-example --repo TMP` (the repo's layout); any other rule runs on
+exactly its example's .sql and revision files, as `delegate check --static-only FILE...` would.
+"""
 
 from __future__ import annotations
 
@@ -16,17 +21,25 @@ SPEC = Path("specs/001-example")
 STATIC_RULES = [r for r in load_rules() if not r.live]
 
 
-def write_example(root: Path, rule: Rule, example: str | dict[str, str]) -> None:
+def write_example(root: Path, rule: Rule, example: str | dict[str, str]) -> list[Path]:
+    """Write the example's files; return those a check reads (.sql files and revision files)."""
     files = {rule.example_path: example} if isinstance(example, str) else example
+    checked = []
     for rel, content in files.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content, encoding="utf-8")
+        if path.suffix == ".sql" or (path.suffix == ".py" and "revision" in content and "def upgrade" in content):
+            checked.append(path)
+    return checked
 
 
 def findings_for(root: Path, rule: Rule, example: str | dict[str, str]) -> list[Finding]:
-    write_example(root, rule, example)
-    options = CheckOptions(repo=root, static_only=True, spec=SPEC if rule.needs_spec else None)
+    checked = write_example(root, rule, example)
+    if rule.needs_spec:
+        options = CheckOptions(repo=root, static_only=True, spec=SPEC)
+    else:
+        options = CheckOptions(repo=root, static_only=True, paths=checked)
     return run_static(root, load_config(root), options)
 
 
