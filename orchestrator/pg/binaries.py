@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import glob
+import hashlib
 import importlib.util
 import os
 import pwd
 import re
 import shutil
+import stat
 import subprocess
+import tempfile
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -175,7 +178,52 @@ def find_runnable() -> tuple[PostgresBinaries, Account | None]:
             major = server_major(bindir, account)
             if major is not None:
                 return PostgresBinaries(bindir=bindir, major=major, source=source), account
+        if source == "wheel" and os.geteuid() == 0:
+            # Typical for root: the wheel sits under /root, which the server account may not enter.
+            staged = stage_wheel_copy(bindir)
+            for account in accounts if staged else []:
+                major = server_major(staged, account) if staged else None
+                if staged and major is not None:
+                    return PostgresBinaries(bindir=staged, major=major, source="wheel (staged copy)"), account
         who = ", ".join(a.name for a in accounts if a) or "this user"
         tried.append(f"{bindir} ({source}: cannot run as {who})")
     detail = "; ".join(tried) if tried else "none found"
     raise InputError(f"no PostgreSQL server binaries that can run here (tried: {detail})", INSTALL_HINT)
+
+
+def stage_wheel_copy(bindir: Path) -> Path | None:
+    """A root-owned, world-readable copy of the wheel's binaries in the temp dir, made once and reused; its bin.
+
+    The copy keeps the wheel's layout (package/pginstall and the sibling package.libs that the binaries' RPATH
+    points to). It is made under a temporary name and renamed, so concurrent runs never see half a copy; an
+    existing copy is used only when root owns it and nobody else can write to it (it holds binaries we run).
+    """
+    pginstall = bindir.parent
+    package = pginstall.parent
+    stamp = hashlib.sha256(f"{pginstall.resolve()}:{(bindir / 'postgres').stat().st_mtime_ns}".encode()).hexdigest()
+    target = Path(tempfile.gettempdir()) / f"delegate-pginstall-{stamp[:12]}"
+    staged_bin = target / package.name / "pginstall" / "bin"
+    if not target.exists():
+        partial = Path(tempfile.mkdtemp(prefix=f"{target.name}.partial-", dir=target.parent))
+        try:
+            for part in ("bin", "lib", "share"):
+                if (pginstall / part).is_dir():
+                    shutil.copytree(pginstall / part, partial / package.name / "pginstall" / part, symlinks=True)
+            libs = package.parent / f"{package.name}.libs"
+            if libs.is_dir():
+                shutil.copytree(libs, partial / libs.name, symlinks=True)
+            partial.chmod(0o755)  # our own new folder: the server account must be able to enter it
+            try:
+                partial.rename(target)
+            except OSError:
+                shutil.rmtree(partial, ignore_errors=True)  # another run staged it first
+        except OSError:
+            shutil.rmtree(partial, ignore_errors=True)
+            return None
+    try:
+        info = target.lstat()
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0 or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return None
+    return staged_bin

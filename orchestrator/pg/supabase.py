@@ -11,7 +11,7 @@ from orchestrator.errors import InputError
 from orchestrator.pg.address import ServerAddress, _first_line
 
 # Part of every template key: bump it whenever supabase.sql changes so cached templates are rebuilt.
-SUPABASE_EMULATION_VERSION = "1"
+SUPABASE_EMULATION_VERSION = "2"
 
 
 @cache

