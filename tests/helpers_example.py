@@ -22,10 +22,13 @@ FEATURE_SPEC = "specs/042-lesson-progress"
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
 
 
+# Identity and signing set per command: the machine's git config must not matter.
+_GIT = ["git", "-c", "user.name=Example Dev", "-c", "user.email=dev@cfi-app.test", "-c", "commit.gpgsign=false"]
+
+
 def _git(repo: Path, *args: str) -> None:
-    # Identity and signing set per command: the machine's git config must not matter.
     subprocess.run(
-        ["git", "-c", "user.name=Example Dev", "-c", "user.email=dev@cfi-app.test", "-c", "commit.gpgsign=false", *args],
+        [*_GIT, *args],
         cwd=repo,
         check=True,
         capture_output=True,
