@@ -1,0 +1,194 @@
+"""How to run a target repo's Alembic against a given database: argv, env and cwd, and what the run did."""
+
+from __future__ import annotations
+
+import configparser
+import json
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from orchestrator.config import DelegateConfig
+from orchestrator.errors import InputError
+from orchestrator.sandbox import clean_env
+from orchestrator.verify.process import ProcessResult, run_bounded
+
+DRIVER = Path(__file__).with_name("_alembic_driver.py")
+_FRAME = re.compile(r'File "(?P<path>[^"]+)", line (?P<line>\d+)')
+
+
+class AlembicProject(BaseModel):
+    """Where a repo's Alembic lives and which interpreter runs it; built once per run, reused by every step."""
+
+    repo: Path
+    ini: Path
+    script_location: Path  # the alembic folder (env.py, versions/)
+    cwd: Path  # the alembic folder's parent, as `cd api && alembic upgrade head` would use
+    python: str
+    versions_dir: Path
+    timeout: float
+
+    @classmethod
+    def for_repo(cls, repo: Path, cfg: DelegateConfig) -> AlembicProject:
+        repo = repo.resolve()
+        ini = (repo / cfg.alembic_ini).resolve()
+        if not ini.is_file():
+            raise InputError(f"{cfg.alembic_ini}: no Alembic config in {repo}", "set alembic_ini in [tool.delegate]")
+        parser = _read_ini(ini)
+        raw = parser.get("alembic", "script_location", fallback=None)
+        if raw is None:
+            raise InputError(
+                f"{cfg.alembic_ini}: [alembic] has no script_location", "name the alembic folder in the config"
+            )
+        location = Path(raw.replace("%(here)s", str(ini.parent)))
+        location = (location if location.is_absolute() else ini.parent / location).resolve()
+        python = cfg.python or sys.executable
+        if shutil.which(python) is None and not Path(python).is_file():
+            raise InputError(f"python = {python!r}: no such interpreter", "set python in [tool.delegate] to a path")
+        return cls(
+            repo=repo,
+            ini=ini,
+            script_location=location,
+            cwd=location.parent,
+            python=python,
+            versions_dir=(repo / cfg.versions_dir).resolve(),
+            timeout=cfg.timeout_seconds,
+        )
+
+    @property
+    def env_py(self) -> Path:
+        return self.script_location / "env.py"
+
+    def rel(self, path: Path | str) -> str:
+        try:
+            return Path(path).resolve().relative_to(self.repo).as_posix()
+        except ValueError:
+            return str(path)
+
+    def env(self, libpq_url: str | None, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """The subprocess environment: no secrets of ours, the scratch database as DATABASE_URL, the app importable."""
+        paths = [str(self.cwd)]
+        if self.ini.parent != self.cwd:
+            paths.append(str(self.ini.parent))
+        values = {"PYTHONPATH": ":".join(paths)}
+        if libpq_url is not None:
+            values["DATABASE_URL"] = libpq_url
+        values.update(extra or {})
+        return clean_env(values)
+
+    def write_ini(self, folder: Path, sqlalchemy_url: str | None) -> Path:
+        """A copy of the repo's alembic.ini with %(here)s pinned to its real folder and the scratch URL set."""
+        parser = _read_ini(self.ini)
+        here = str(self.ini.parent).replace("%", "%%")
+        for section in parser.sections():
+            for key, value in parser.items(section):
+                if "%(here)s" in value:
+                    parser.set(section, key, value.replace("%(here)s", here))
+        if sqlalchemy_url is not None:
+            parser.set("alembic", "sqlalchemy.url", sqlalchemy_url.replace("%", "%%"))
+        target = folder / "alembic.ini"
+        with target.open("w", encoding="utf-8") as handle:
+            parser.write(handle)
+        return target
+
+    def argv(self, ini: Path, events: Path, *args: str) -> list[str]:
+        return [self.python, str(DRIVER), str(events), "-c", str(ini), *args]
+
+    def run(
+        self,
+        args: list[str],
+        sqlalchemy_url: str | None,
+        libpq_url: str | None,
+        timeout: float | None = None,
+    ) -> AlembicRun:
+        """Run one Alembic command (`upgrade head`, `downgrade X`, `upgrade A:B --sql`) in a subprocess."""
+        with tempfile.TemporaryDirectory(prefix="delegate_alembic_") as tmp:
+            folder = Path(tmp)
+            ini = self.write_ini(folder, sqlalchemy_url)
+            events_path = folder / "events.jsonl"
+            events_path.touch()
+            result = run_bounded(
+                self.argv(ini, events_path, *args),
+                env=self.env(libpq_url),
+                cwd=self.cwd,
+                timeout=self.timeout if timeout is None else timeout,
+            )
+            events = [
+                StepEvent.model_validate(json.loads(line)) for line in events_path.read_text().splitlines() if line
+            ]
+        return AlembicRun(command=" ".join(args), process=result, events=events)
+
+
+def _read_ini(path: Path) -> configparser.RawConfigParser:
+    parser = configparser.RawConfigParser()
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  # keep keys as written
+    try:
+        parser.read(path, encoding="utf-8")
+    except configparser.Error as exc:
+        raise InputError(f"{path}: not a valid ini file ({exc})", "fix the Alembic config's syntax") from None
+    if not parser.has_section("alembic"):
+        raise InputError(f"{path}: no [alembic] section", "point alembic_ini in [tool.delegate] at the Alembic config")
+    return parser
+
+
+class StepEvent(BaseModel):
+    event: str  # start | end
+    revision: str | None = None
+    direction: str = "upgrade"
+    ms: float | None = None
+
+
+class AlembicRun(BaseModel):
+    """One Alembic command: its process, and each revision step it started and finished (with times)."""
+
+    command: str
+    process: ProcessResult
+    events: list[StepEvent] = Field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.process.ok
+
+    def finished(self) -> list[StepEvent]:
+        return [e for e in self.events if e.event == "end"]
+
+    def step_ms(self) -> dict[str, float]:
+        return {e.revision: e.ms for e in self.finished() if e.revision and e.ms is not None}
+
+    def failed_revision(self) -> str | None:
+        """The revision whose step started but never ended: the one that raised or hung."""
+        ended = {(e.revision, e.direction) for e in self.finished()}
+        for event in reversed(self.events):
+            if event.event == "start" and (event.revision, event.direction) not in ended:
+                return event.revision
+        return None
+
+    def failure_location(self, project: AlembicProject) -> tuple[str | None, int | None]:
+        """The deepest traceback frame inside the repo's alembic folder (a revision file, or env.py)."""
+        text = self.process.stderr
+        found: tuple[str | None, int | None] = (None, None)
+        for match in _FRAME.finditer(text):
+            path = Path(match["path"])
+            try:
+                path.resolve().relative_to(project.script_location)
+            except (ValueError, OSError):
+                try:
+                    path.resolve().relative_to(project.versions_dir)
+                except (ValueError, OSError):
+                    continue
+            found = (project.rel(path), int(match["line"]))
+        return found
+
+    def error_tail(self, lines: int = 8) -> str:
+        if self.process.timed_out:
+            return self.process.tail()
+        kept = [
+            line
+            for line in self.process.stderr.strip().splitlines()
+            if not line.startswith(("INFO  [alembic", "INFO [alembic"))
+        ]
+        return "\n".join(kept[-lines:]) or self.process.tail(lines)

@@ -1,0 +1,590 @@
+"""`delegate check`, live half: upgrade, fingerprint, downgrade, re-upgrade, seeds, RLS, tests, locks, models, EXPLAIN."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+
+from orchestrator.config import DelegateConfig
+from orchestrator.errors import DelegateError, InputError
+from orchestrator.feature import RevisionSelection, select_revisions
+from orchestrator.pg import SUPABASE_EMULATION_VERSION, PostgresServer, ScratchDatabase, ensure_template, open_server
+from orchestrator.report import Finding, RevisionRun, Severity, StepStatus, Verification, VerificationStep
+from orchestrator.revisions import RevisionGraph
+from orchestrator.verify.alembic_env import AlembicProject, AlembicRun
+from orchestrator.verify.delivered import run_delivered_tests
+from orchestrator.verify.explain import explain_patterns
+from orchestrator.verify.fingerprint import SchemaFingerprint
+from orchestrator.verify.locks import BLOCKING_MODES, mode_words, split_offline_sql, trace_locks
+from orchestrator.verify.models_drift import compare_models, models_module_file
+from orchestrator.verify.rls import RlsMatrix, table_has_rls
+from orchestrator.verify.rows import RowError, RowSynthesizer
+from orchestrator.verify.seeds import run_seeds_twice, seed_files
+
+if TYPE_CHECKING:
+    from orchestrator.check import CheckOptions
+
+TEMPLATE_FORMAT = "1"  # bump when what a base template holds changes
+
+
+class BaseUpgradeFailed(Exception):
+    """The history below the revisions under test does not upgrade: nothing above it can be judged."""
+
+    def __init__(self, run: AlembicRun) -> None:
+        super().__init__(run.error_tail())
+        self.run = run
+
+
+def sqlalchemy_form(libpq_url: str) -> str:
+    """postgresql://… -> postgresql+psycopg://… (what SQLAlchemy needs to pick psycopg 3)."""
+    return "postgresql+psycopg://" + libpq_url.split("://", 1)[1]
+
+
+def template_key(project: AlembicProject, graph: RevisionGraph, base: list[str]) -> str:
+    """A hash of everything the base template depends on: the base's revision files, env.py, alembic.ini, python."""
+    digest = hashlib.sha256()
+    digest.update(f"format={TEMPLATE_FORMAT};emulation={SUPABASE_EMULATION_VERSION};python={project.python}".encode())
+    below: set[str] = set()
+    for rev in base:
+        below |= graph.ancestors(rev, include_self=True)
+    for rev in sorted(below):
+        rf = graph.by_id[rev]
+        digest.update(f"\0{rf.rel}\0".encode() + rf.source.encode())
+    for path in (project.env_py, project.ini):
+        digest.update(b"\0" + (path.read_bytes() if path.is_file() else b""))
+    digest.update(("\0" + ",".join(base)).encode())
+    return digest.hexdigest()
+
+
+class LiveRun:
+    """One live verification; each step appends a VerificationStep and its findings."""
+
+    def __init__(self, repo: Path, cfg: DelegateConfig, options: CheckOptions) -> None:
+        self.repo = repo.resolve()
+        self.cfg = cfg
+        self.options = options
+        self.project = AlembicProject.for_repo(self.repo, cfg)
+        self.graph = RevisionGraph.from_folder(self.project.versions_dir, self.repo)
+        self.spec: Any = _load_spec(self.repo, options.spec)
+        self.selection: RevisionSelection = select_revisions(
+            self.repo, cfg, self.graph, since=options.since, spec=self.spec
+        )
+        self.verification = Verification(
+            base_revision=", ".join(self.selection.base) or None,
+            revisions=self.selection.under_test,
+            notes=[f"revisions under test: {self.selection.how}"] if self.selection.how else [],
+        )
+        self.findings: list[Finding] = []
+        self.current_step = ""
+        self.runs: dict[str, RevisionRun] = {
+            rev: RevisionRun(revision=rev, file=self.graph.by_id[rev].rel, status="skipped")
+            for rev in self.selection.under_test
+        }
+        self.base_fp: SchemaFingerprint | None = None
+        self.upgraded_fp: SchemaFingerprint | None = None
+        self.feature_tables: list[str] = []
+
+    # ---- bookkeeping -------------------------------------------------------------------------------------------
+
+    def finding(
+        self,
+        rule: str,
+        message: str,
+        fix: str,
+        file: str | None = None,
+        line: int | None = None,
+        severity: Severity = Severity.ERROR,
+    ) -> None:
+        setting = self.cfg.rules.get(rule)
+        if setting == "off":
+            return
+        if setting is not None:
+            severity = Severity(setting)
+        self.findings.append(Finding(rule=rule, severity=severity, file=file, line=line, message=message, fix=fix))
+
+    @contextlib.contextmanager
+    def step(self, name: str) -> Iterator[VerificationStep]:
+        record = VerificationStep(name=name, status=StepStatus.PASSED)
+        before = len(self.findings)
+        started = time.perf_counter()
+        self.current_step = name
+        try:
+            yield record
+        finally:
+            record.seconds = round(time.perf_counter() - started, 3)
+            new = self.findings[before:]
+            if record.status is StepStatus.PASSED:
+                if any(f.severity is Severity.ERROR for f in new):
+                    record.status = StepStatus.FAILED
+                elif new:
+                    record.status = StepStatus.WARNED
+            self.verification.steps.append(record)
+
+    def skip(self, name: str, why: str) -> None:
+        self.verification.steps.append(VerificationStep(name=name, status=StepStatus.SKIPPED, detail=why))
+
+    def locate(self, pattern: str, files: list[Path] | None = None) -> tuple[str | None, int | None]:
+        """The first line of the revisions under test (or `files`) that matches `pattern` (a regex)."""
+        regex = re.compile(pattern, re.IGNORECASE)
+        sources = files or [self.graph.by_id[r].path for r in self.selection.under_test]
+        for path in sources:
+            try:
+                lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            except OSError:
+                continue
+            for number, line in enumerate(lines, start=1):
+                if regex.search(line):
+                    return self.project.rel(path), number
+        return None, None
+
+    def alembic(self, args: list[str], url: str) -> AlembicRun:
+        return self.project.run(args, sqlalchemy_form(url), url)
+
+    def report_alembic_failure(self, rule: str, run: AlembicRun, what: str, fix: str) -> None:
+        revision = run.failed_revision()
+        file, line = run.failure_location(self.project)
+        if revision and revision in self.graph.by_id and file is None:
+            file = self.graph.by_id[revision].rel
+        named = f"revision {revision}" if revision else (file or "Alembic")
+        self.finding(rule, f"{what} failed in {named}: {run.error_tail()}", fix, file, line)
+        if revision in self.runs:
+            self.runs[revision].status = rule
+            self.runs[revision].detail = run.error_tail(3)
+
+    # ---- the run -----------------------------------------------------------------------------------------------
+
+    @property
+    def heads(self) -> list[str]:
+        chosen = set(self.selection.under_test)
+        return [r for r in self.selection.under_test if not set(self.graph.children[r]) & chosen]
+
+    @property
+    def downgrade_target(self) -> str | None:
+        base = self.selection.base
+        return "base" if not base else base[0] if len(base) == 1 else None
+
+    def execute(self, server: PostgresServer) -> None:
+        with self.step("base template") as record:
+            try:
+                template = ensure_template(
+                    server, template_key(self.project, self.graph, self.selection.base), self._build_base
+                )
+            except BaseUpgradeFailed as exc:
+                self.report_alembic_failure(
+                    "upgrade-failed",
+                    exc.run,
+                    "upgrading the history below the revisions under test",
+                    "fix the base history first, or pass --since to start above it",
+                )
+                return
+            record.detail = "the history up to " + (", ".join(self.selection.base) or "an empty database")
+        if not self.selection.under_test:
+            self.skip("upgrade", "no revisions under test")
+            return
+        scratch = ScratchDatabase(server, template=template)
+        scratch.__enter__()
+        try:
+            self._on_scratch(server, template, scratch.url)
+        finally:
+            with contextlib.suppress(Exception):  # a server that went away has taken the database with it
+                scratch.drop()
+
+    def _build_base(self, url: str) -> None:
+        for head in self.selection.base:
+            run = self.alembic(["upgrade", head], url)
+            if not run.ok:
+                raise BaseUpgradeFailed(run)
+
+    def _on_scratch(self, server: PostgresServer, template: str, url: str) -> None:
+        with self.step("upgrade") as record:
+            self.base_fp = SchemaFingerprint.take(url)
+            ok = self._upgrade(url, first=True)
+            record.detail = f"{len(self.selection.under_test)} revision(s) to {', '.join(self.heads)}"
+        if not ok:
+            for name in ("fingerprint", "downgrade", "re-upgrade", "seeds", "rls matrix", "delivered tests"):
+                self.skip(name, "the upgrade failed")
+            self.verification.revision_runs = list(self.runs.values())
+            return
+        with self.step("fingerprint") as record:
+            self.upgraded_fp = SchemaFingerprint.take(url)
+            self.feature_tables = [
+                t for t in self.upgraded_fp.touched_tables(self.base_fp) if t.split(".")[0] in self.cfg.exposed_schemas
+            ]
+            counts = {k: len(v) for k, v in self.upgraded_fp.objects.items() if v}
+            record.detail = ", ".join(f"{n} {k}" for k, n in counts.items())
+        self._round_trip(url)
+        self._seeds(url)
+        self._rls(url)
+        self._delivered_tests(url)
+        self._locks(server, template)
+        self._models(url)
+        self._explain(url)
+        self.verification.revision_runs = list(self.runs.values())
+
+    def _upgrade(self, url: str, first: bool) -> bool:
+        for head in self.heads:
+            run = self.alembic(["upgrade", head], url)
+            if first:
+                for rev, ms in run.step_ms().items():
+                    if rev in self.runs:
+                        self.runs[rev].upgrade_ms = round(ms, 1)
+                        self.runs[rev].status = "round-trips"
+            if not run.ok:
+                rule = "upgrade-failed" if first else "reupgrade-failed"
+                what = "upgrade" if first else "upgrading again after the downgrade"
+                self.report_alembic_failure(rule, run, what, "fix the revision's upgrade() so it runs on the base")
+                return False
+        return True
+
+    def _round_trip(self, url: str) -> None:
+        target = self.downgrade_target
+        if target is None:
+            self.skip("downgrade", "the base has several heads; downgrade them one by one with --since")
+            return
+        assert self.base_fp is not None and self.upgraded_fp is not None
+        with self.step("downgrade") as record:
+            run = self.alembic(["downgrade", target], url)
+            for rev, ms in run.step_ms().items():
+                if rev in self.runs:
+                    self.runs[rev].downgrade_ms = round(ms, 1)
+            if not run.ok:
+                self.report_alembic_failure(
+                    "downgrade-failed", run, "downgrade", "make downgrade() undo exactly what upgrade() did"
+                )
+                self.skip("re-upgrade", "the downgrade failed")
+                return
+            differences = SchemaFingerprint.take(url).diff(self.base_fp)
+            for difference in differences:
+                short = difference.name.split("(")[0].rsplit(".", 1)[-1]
+                file, line = self.locate(rf"\b{re.escape(short)}\b")
+                self.finding(
+                    "downgrade-leaves-trace",
+                    f"after upgrade and downgrade to {target}, {difference.message}",
+                    f"drop or restore {difference.what} {difference.name} in downgrade()",
+                    file,
+                    line,
+                )
+                for revision_run in self.runs.values():
+                    if file == revision_run.file:
+                        revision_run.status = "leaves-trace"
+            record.detail = f"to {target}; {len(differences)} difference(s) from the base"
+        with self.step("re-upgrade") as record:
+            if not self._upgrade(url, first=False):
+                return
+            for difference in SchemaFingerprint.take(url).diff(self.upgraded_fp):
+                self.finding(
+                    "reupgrade-failed",
+                    f"upgrading again after the downgrade gives a different schema: {difference.message}",
+                    "make upgrade() independent of leftovers of an earlier run, and downgrade() complete",
+                    *self.locate(rf"\b{re.escape(difference.name.split('(')[0].rsplit('.', 1)[-1])}\b"),
+                )
+
+    def _seeds(self, url: str) -> None:
+        every = seed_files(self.repo, self.cfg)
+        if not every:
+            self.skip("seeds", f"no seed files under {', '.join(self.cfg.seeds_dirs)}")
+            return
+        changed = _changed_files(self.repo, self.cfg)
+        feature = [p for p in every if changed is None or p.resolve() in changed] or every
+        context = [p for p in every if p not in feature and p < feature[0]]
+        with self.step("seeds") as record, psycopg.connect(url, autocommit=True) as conn:
+            outcome = run_seeds_twice(
+                conn,
+                [(p, self.project.rel(p)) for p in feature],
+                [(p, self.project.rel(p)) for p in context],
+                self.cfg.exposed_schemas,
+            )
+            for failure in outcome.failures:
+                self.finding(
+                    "seed-failed",
+                    f"seed {failure.file} raised: {failure.message}",
+                    "make the seed run on the migrated schema",
+                    failure.file,
+                    failure.line,
+                )
+            for change in outcome.changed:
+                file, line = self.locate(
+                    rf"insert\s+into\s+(\w+\.)?\"?{re.escape(change.table.split('.')[-1])}\b", [self.repo / change.file]
+                )
+                self.finding(
+                    "seed-not-idempotent-live",
+                    f"running {change.file} a second time changed the row count of {change.table}"
+                    f" from {change.before} to {change.after}",
+                    "use ON CONFLICT on a unique key (ON CONFLICT DO NOTHING needs a unique constraint to hit),"
+                    " or WHERE NOT EXISTS",
+                    change.file,
+                    line,
+                )
+            record.detail = f"{len(feature)} file(s) run twice" + (
+                f" after {len(context)} earlier one(s)" if context else ""
+            )
+
+    def _rls(self, url: str) -> None:
+        public = set(self.cfg.public_read_tables) | set(getattr(self.spec, "public_read_tables", None) or [])
+        with psycopg.connect(url) as conn:
+            tables = [t for t in self.feature_tables if table_has_rls(conn, t)]
+            conn.rollback()
+            if not tables:
+                self.skip("rls matrix", "no table of the feature has row level security enabled")
+                return
+            with self.step("rls matrix") as record:
+                cells = RlsMatrix(conn, self.cfg.owner_columns).run(tables, public)
+                self.verification.rls_matrix = cells
+                grouped: dict[tuple[str, str, str], list[str]] = {}
+                for cell in cells:
+                    if cell.observed == "allow" and cell.expected == "deny":
+                        grouped.setdefault(("rls-leak", cell.table, cell.actor), []).append(cell.action)
+                    elif cell.observed == "deny" and cell.expected == "allow":
+                        grouped.setdefault(("rls-overblock", cell.table, cell.actor), []).append(cell.action)
+                policy_files = sorted((self.repo / self.cfg.policies_dir).rglob("*.sql"))
+                for (rule, table, actor), actions in grouped.items():
+                    short = table.split(".")[-1]
+                    file, line = self.locate(rf"policy.*\bon\s+(\w+\.)?\"?{re.escape(short)}\b")
+                    if file is None:
+                        file, line = self.locate(rf"policy.*\bon\s+(\w+\.)?\"?{re.escape(short)}\b", policy_files)
+                    if rule == "rls-leak":
+                        self.finding(
+                            rule,
+                            f"{actor} can {', '.join(actions)} on {table}, which its policies should forbid",
+                            "scope the policy to the row's owner (auth.uid() = owner column) and drop USING (true)"
+                            " for writes; declare the table in public_read_tables if everyone may read it",
+                            file,
+                            line,
+                        )
+                    else:
+                        self.finding(
+                            rule,
+                            f"{actor} cannot {', '.join(actions)} on {table}, which it should reach",
+                            "add a policy (and GRANT) that lets the owner reach its own rows",
+                            file,
+                            line,
+                            Severity.WARNING,
+                        )
+                errors = [c for c in cells if c.observed == "error"]
+                if errors:
+                    self.verification.notes.append(
+                        f"rls matrix: {len(errors)} cell(s) could not be tried, e.g. {errors[0].table}"
+                        f" {errors[0].actor} {errors[0].action}: {errors[0].detail}"
+                    )
+                record.detail = f"{len(tables)} table(s), {len(cells)} cells"
+
+    def _delivered_tests(self, url: str) -> None:
+        tests_dir = (self.repo / self.cfg.tests_dir).resolve()
+        outcome = run_delivered_tests(self.project, tests_dir, url)
+        if not outcome.ran:
+            self.skip("delivered tests", outcome.note)
+            return
+        with self.step("delivered tests") as record:
+            assert outcome.process is not None
+            record.seconds = round(outcome.process.seconds, 3)
+            if outcome.failures:
+                names = ", ".join(f.name for f in outcome.failures[:10])
+                more = f" and {len(outcome.failures) - 10} more" if len(outcome.failures) > 10 else ""
+                first = outcome.failures[0]
+                self.finding(
+                    "delivered-tests-failed",
+                    f"{len(outcome.failures)} delivered test(s) failed against the migrated database: {names}{more}"
+                    f" (first: {first.message})",
+                    "fix the migration or the test; run them with DATABASE_URL set to a migrated database",
+                    self.project.rel(tests_dir),
+                )
+            elif not outcome.process.ok:
+                self.finding(
+                    "delivered-tests-failed",
+                    f"the delivered tests did not run cleanly: {outcome.process.tail(6)}",
+                    "make the test suite importable and runnable with pytest",
+                    self.project.rel(tests_dir),
+                )
+            record.detail = f"{outcome.passed} passed, {len(outcome.failures)} failed"
+
+    def _locks(self, server: PostgresServer, template: str) -> None:
+        heads = self.heads
+        base = self.selection.base
+        if len(base) > 1 or len(heads) != 1:
+            self.skip("locks", "offline rendering needs one base and one head")
+            return
+        with self.step("locks") as record:
+            spec = f"{base[0]}:{heads[0]}" if base else heads[0]
+            db = ScratchDatabase(server, template=template)
+            db.__enter__()
+            try:
+                render = self.alembic(["upgrade", spec, "--sql"], db.url)
+                if not render.ok:
+                    record.status = StepStatus.SKIPPED
+                    record.detail = f"offline rendering failed: {render.error_tail(2)}"
+                    return
+                with psycopg.connect(db.url, autocommit=True) as conn:
+                    if self.options.rows:
+                        self._fill_base(conn, self.options.rows)
+                    trace = trace_locks(conn, split_offline_sql(render.process.stdout))
+            finally:
+                with contextlib.suppress(Exception):
+                    db.drop()
+            self.verification.locks = trace.locks
+            self.verification.notes += trace.notes
+            if trace.failed:
+                self.verification.notes.append(f"locks: the offline SQL stopped at {trace.failed}")
+            for rev, ms in trace.revision_ms.items():
+                if rev in self.runs:
+                    self.runs[rev].estimated_ms = round(ms, 1)
+            for lock in trace.locks:
+                rf = self.graph.by_id.get(lock.revision or "")
+                if rf is not None:
+                    lock.file = rf.rel
+                    lock.line = rf.upgrade.lineno if rf.upgrade else None
+                if lock.mode not in {mode_words(m) for m in BLOCKING_MODES}:
+                    continue
+                self.finding(
+                    "lock-on-existing-table",
+                    f"{lock.statement} holds {lock.mode} on existing table {lock.relation}"
+                    f" ({lock.seconds * 1000:.0f} ms here{', with ' + str(self.options.rows) + ' rows' if self.options.rows else ''})",
+                    "use a lock-friendly form (CONCURRENTLY, NOT VALID then VALIDATE, a default without rewrite)"
+                    " and SET lock_timeout first",
+                    lock.file,
+                    lock.line,
+                    Severity.WARNING,
+                )
+            record.detail = f"{len(trace.locks)} lock(s) on existing tables" + (
+                f", base filled with {self.options.rows} rows per table" if self.options.rows else ""
+            )
+
+    def _fill_base(self, conn: psycopg.Connection[Any], rows: int) -> None:
+        synth = RowSynthesizer(conn, self.cfg.owner_columns)
+        assert self.base_fp is not None
+        pending = [t for t in self.base_fp.tables() if t.split(".")[0] in self.cfg.exposed_schemas]
+        pending.append("auth.users")
+        done: set[str] = set()
+        while pending:
+            ready = [
+                t for t in pending if all(fk.table in done or fk.table == t for fk in synth.describe(t).foreign_keys)
+            ] or pending[:1]
+            for table in ready:
+                pending.remove(table)
+                done.add(table)
+                try:
+                    synth.fill(table, rows)
+                except RowError as exc:
+                    self.verification.notes.append(f"--rows: {exc}")
+
+    def _models(self, url: str) -> None:
+        target = self.cfg.models
+        if not target or models_module_file(self.project, target) is None:
+            self.skip("models", "no SQLAlchemy models module" + (f" {target.partition(':')[0]}" if target else ""))
+            return
+        with self.step("models") as record:
+            comparison = compare_models(self.project, target, sqlalchemy_form(url))
+            module_file = models_module_file(self.project, target)
+            rel = self.project.rel(module_file) if module_file else None
+            if comparison.import_error:
+                self.finding(
+                    "models-drift",
+                    f"the models {target} could not be loaded: {comparison.import_error.splitlines()[-1]}",
+                    "make the models module importable with the alembic folder's parent on sys.path",
+                    rel,
+                )
+            for difference in comparison.differences:
+                self.finding(
+                    "models-drift",
+                    difference.message,
+                    "change the models or the migration so they declare the same schema",
+                    rel,
+                )
+            record.detail = f"{len(comparison.differences)} difference(s) between {target} and the database"
+
+    def _explain(self, url: str) -> None:
+        patterns = [(p.name, p.sql) for p in (getattr(self.spec, "query_patterns", None) or [])]
+        if not patterns:
+            self.skip("explain", "no query patterns (pass --spec with a plan.md that lists them)")
+            return
+        with self.step("explain") as record, psycopg.connect(url) as conn:
+            summaries, notes = explain_patterns(conn, patterns, set(self.feature_tables))
+            self.verification.explains = summaries
+            self.verification.notes += notes
+            plan = _plan_path(self.repo, self.options.spec)
+            for summary in summaries:
+                name = summary.query.split(":", 1)[0]
+                file, line = self.locate(re.escape(name), [plan]) if plan else (None, None)
+                for table in summary.seq_scans:
+                    self.finding(
+                        "seq-scan-on-target-query",
+                        f"query pattern {name!r} reads {table} with a sequential scan even with enable_seqscan off",
+                        f"add an index on {table} that serves the pattern's WHERE/JOIN/ORDER BY columns",
+                        file,
+                        line,
+                        Severity.WARNING,
+                    )
+            record.detail = f"{len(summaries)} query pattern(s) explained"
+
+
+def _load_spec(repo: Path, spec: Path | None) -> Any:
+    if spec is None:
+        return None
+    try:
+        from orchestrator.spec import load_feature
+    except ImportError:
+        return None
+    folder = spec if spec.is_absolute() or spec.exists() else repo / spec
+    return load_feature(folder)
+
+
+def _plan_path(repo: Path, spec: Path | None) -> Path | None:
+    if spec is None:
+        return None
+    folder = spec if spec.is_absolute() or spec.exists() else repo / spec
+    plan = folder / "plan.md"
+    return plan if plan.is_file() else None
+
+
+def _changed_files(repo: Path, cfg: DelegateConfig) -> set[Path] | None:
+    """Files the branch (and the working tree) changes over the default branch; None when git cannot tell."""
+    try:
+        import git
+    except ImportError:
+        return None
+    try:
+        repository = git.Repo(repo, search_parent_directories=True)
+        root = Path(repository.working_tree_dir or repo).resolve()
+        names: set[str] = set()
+        candidates = [cfg.default_branch] if cfg.default_branch else ["main", "master"]
+        base = next((b for b in candidates if b and b in repository.heads), None)
+        if base is not None and repository.head.is_valid():
+            merge_base = repository.merge_base(base, "HEAD")
+            if merge_base:
+                names |= set(repository.git.diff("--name-only", merge_base[0].hexsha).split())
+        if repository.head.is_valid():
+            names |= set(repository.git.diff("--name-only", "HEAD").split())
+        names |= set(repository.untracked_files)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError, ValueError):
+        return None
+    return {(root / n).resolve() for n in names} or None
+
+
+def run_live(repo: Path, cfg: DelegateConfig, options: CheckOptions) -> tuple[Verification, list[Finding]]:
+    """The live half of `delegate check`; a server that goes away mid-run is an InputError naming the step."""
+    live = LiveRun(repo, cfg, options)
+    if not live.graph.by_id:
+        live.skip("upgrade", f"no revisions in {cfg.versions_dir}")
+        return live.verification, live.findings
+    server = open_server(options.database_url)
+    try:
+        live.verification.database = server.description
+        live.execute(server)
+    except (psycopg.OperationalError, psycopg.errors.AdminShutdown, psycopg.errors.InvalidCatalogName) as exc:
+        cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InputError(
+            f"the PostgreSQL server {server.description} went away during the {live.current_step} step: {cause}",
+            "check that the server is up and that nothing else drops or terminates delegate's scratch databases",
+        ) from None
+    except DelegateError:
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            server.close()
+    return live.verification, live.findings
