@@ -1,0 +1,618 @@
+"""`delegate check --stairway`: every revision under test round-trips on its own, starting from its parent's state."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from orchestrator.config import DelegateConfig
+from orchestrator.errors import InputError
+from orchestrator.feature import RevisionSelection, select_revisions
+from orchestrator.pg import PostgresServer, ScratchDatabase, ensure_template, open_server
+from orchestrator.report import Finding, RevisionRun, Severity, StepStatus, Verification, VerificationStep
+from orchestrator.revisions import RevisionFile, RevisionGraph
+from orchestrator.verify.alembic_env import AlembicProject
+from orchestrator.verify.fingerprint import SchemaDifference, SchemaFingerprint
+from orchestrator.verify.worker_client import AlembicWorker, WorkerAnswer
+
+if TYPE_CHECKING:
+    from orchestrator.check import CheckOptions
+
+ROUND_TRIPS = "round-trips"
+UPGRADE_FAILED = "upgrade-failed"
+DOWNGRADE_FAILED = "downgrade-failed"
+LEAVES_TRACE = "leaves-trace"
+REUPGRADE_FAILED = "reupgrade-failed"
+IRREVERSIBLE = "irreversible"
+SKIPPED = "skipped"
+MAX_NAMED_DIFFERENCES = 8
+
+
+def run_stairway(repo: Path, cfg: DelegateConfig, options: CheckOptions) -> tuple[Verification, list[Finding]]:
+    """Walk the revisions under test parents first; each one upgrades, downgrades and upgrades again on its own."""
+    project = AlembicProject.for_repo(repo, cfg)
+    if not project.versions_dir.is_dir():
+        raise InputError(f"{cfg.versions_dir}: no such folder in {repo}", "set versions_dir in [tool.delegate]")
+    graph = RevisionGraph.from_folder(project.versions_dir, project.repo)
+    if not graph.by_id:
+        raise InputError(f"{cfg.versions_dir}: no revision files", "add an Alembic revision, or drop --stairway")
+    selection = select_revisions(project.repo, cfg, graph, since=options.since, spec=_feature_spec(repo, options))
+    with open_server(options.database_url) as server:
+        return StairwayWalk(server, project, graph, selection, cfg).run()
+
+
+def _feature_spec(repo: Path, options: CheckOptions) -> Any:
+    """The parsed feature folder for --spec, when the spec reader is there to parse it."""
+    if options.spec is None:
+        return None
+    try:
+        from orchestrator import spec as spec_module
+    except ImportError:
+        return None
+    folder = options.spec if options.spec.is_absolute() or options.spec.exists() else repo / options.spec
+    reader = getattr(spec_module, "load_feature_spec", None) or getattr(spec_module, "read_feature", None)
+    return reader(folder) if callable(reader) else None
+
+
+class _BaseFailed(Exception):
+    def __init__(self, target: str, answer: WorkerAnswer) -> None:
+        super().__init__(answer.error or "failed")
+        self.target = target
+        self.answer = answer
+
+
+class _Fingerprints:
+    """Fingerprints taken in the tool's process, over one kept connection (closed before its database is cloned)."""
+
+    def __init__(self, server: PostgresServer) -> None:
+        self.server = server
+        self._conn: psycopg.Connection | None = None
+        self._dbname: str | None = None
+        self.taken = 0
+
+    def take(self, dbname: str) -> SchemaFingerprint:
+        if self._dbname != dbname or self._conn is None or self._conn.closed:
+            self.close()
+            self._conn = psycopg.connect(self.server.url_for(dbname), autocommit=True)
+            self._dbname = dbname
+        self.taken += 1
+        return SchemaFingerprint.take(self._conn)
+
+    def release(self, dbname: str) -> None:
+        if self._dbname == dbname:
+            self.close()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.close()
+        self._conn, self._dbname = None, None
+
+
+class StairwayWalk:
+    """One walk: the proven state after each revision is the starting point of its children (clone, don't replay)."""
+
+    def __init__(
+        self,
+        server: PostgresServer,
+        project: AlembicProject,
+        graph: RevisionGraph,
+        selection: RevisionSelection,
+        cfg: DelegateConfig,
+        progress: bool | None = None,
+    ) -> None:
+        self.server = server
+        self.project = project
+        self.graph = graph
+        self.selection = selection
+        self.cfg = cfg
+        self.order = [rev for rev in selection.under_test if rev in graph.by_id]
+        self.under_test = set(self.order)
+        self.show_progress = sys.stderr.isatty() if progress is None else progress
+        self.worker = AlembicWorker(project, timeout=cfg.timeout_seconds)
+        self.fingerprints = _Fingerprints(server)
+        self.runs: dict[str, RevisionRun] = {}
+        self.findings: list[Finding] = []
+        self.databases: dict[str, ScratchDatabase] = {}  # every scratch database of the walk, by name
+        self.state_db: dict[str, str] = {}  # revision -> database holding its proven state, for children to come
+        self.state_fp: dict[str, SchemaFingerprint] = {}
+        self.waiting = {rev: sum(1 for kid in graph.children[rev] if kid in self.under_test) for rev in self.order}
+        self.blocked_by: dict[str, str] = {}  # revision -> the revision whose failed upgrade keeps it from running
+        self.base_template: str | None = None
+        self.base_fp: SchemaFingerprint | None = None
+        self.clones = 0
+        self.rebuilds = 0
+        self.rechecks = 0
+
+    # ---- the walk --------------------------------------------------------------------------------------------
+    def run(self) -> tuple[Verification, list[Finding]]:
+        started = time.perf_counter()
+        interrupted = False
+        try:
+            self.worker.start()
+            try:
+                self.base_template = self._base_template()
+            except _BaseFailed as failed:
+                self._base_failed(failed)
+            else:
+                with self._progress() as advance:
+                    for rev in self.order:
+                        advance(rev)
+                        self._walk(rev)
+        except KeyboardInterrupt:
+            interrupted = True
+            self._say_interrupted()
+            raise
+        finally:
+            self._cleanup(force=interrupted)
+        return self._verification(time.perf_counter() - started), self.findings
+
+    def _walk(self, rev: str) -> None:
+        rf = self.graph.by_id[rev]
+        tested_parents = [p for p in self.graph.parents(rev) if p in self.under_test]
+        causes = [self.blocked_by[p] for p in tested_parents if p in self.blocked_by]
+        if causes:
+            cause = causes[0]
+            self.blocked_by[rev] = cause
+            detail = (
+                f"parent {cause} failed to upgrade"
+                if cause in tested_parents
+                else f"{cause} (an ancestor) failed to upgrade"
+            )
+            self.runs[rev] = RevisionRun(revision=rev, file=rf.rel, status=SKIPPED, detail=detail)
+            for parent in tested_parents:
+                self._release(parent)
+            return
+        prepared = self._parent_state(rev, rf, tested_parents)
+        if prepared is None:
+            return
+        work, before = prepared
+        self._round_trip(rev, rf, work, before)
+
+    def _parent_state(
+        self, rev: str, rf: RevisionFile, tested_parents: list[str]
+    ) -> tuple[str, SchemaFingerprint] | None:
+        """A database holding exactly what `rev` builds on, and its fingerprint; None when that cannot be built."""
+        donor = next((p for p in tested_parents if p in self.state_db), None)
+        if donor is None:
+            assert self.base_template is not None
+            work = self._clone(self.base_template)
+            if self.base_fp is None:
+                self.base_fp = self.fingerprints.take(work)
+            before = self.base_fp
+        elif self.waiting[donor] == 1:
+            work = self.state_db.pop(donor)  # the last child to start from it takes the database over
+            before = self.state_fp.pop(donor)
+        else:
+            work = self._clone(self.state_db[donor])
+            before = self.state_fp[donor]
+        for parent in tested_parents:
+            self._release(parent)
+        if len(rf.down_revisions) > 1:
+            # A merge starts from all its parents: bring in the branches the donor's database does not hold.
+            for parent in rf.down_revisions:
+                if parent == donor:
+                    continue
+                answer = self._command("upgrade", work, parent)
+                if not answer.ok:
+                    self.blocked_by[rev] = rev
+                    self._fail(
+                        rev,
+                        rf,
+                        UPGRADE_FAILED,
+                        f"bringing in its parent {parent} failed: {_first_line(answer.error)}",
+                        answer,
+                        phase="upgrade",
+                    )
+                    self._drop(work)
+                    return None
+            before = self.fingerprints.take(work)
+        return work, before
+
+    def _round_trip(self, rev: str, rf: RevisionFile, work: str, before: SchemaFingerprint) -> None:
+        run = RevisionRun(revision=rev, file=rf.rel, status=ROUND_TRIPS)
+        self.runs[rev] = run
+        up = self._command("upgrade", work, rev)
+        run.upgrade_ms = _round(up.step_ms(rev) or up.ms)
+        if not up.ok:
+            self.blocked_by[rev] = rev
+            note = self._recheck(["upgrade", rev], work, up, in_place=True)
+            run.status, run.detail = UPGRADE_FAILED, _first_line(up.error) + note
+            self._fail(rev, rf, UPGRADE_FAILED, f"upgrade failed: {up.error}{note}", up, phase="upgrade")
+            self._drop(work)
+            return
+        after = self.fingerprints.take(work)
+
+        target = rf.down_revisions[0] if len(rf.down_revisions) > 1 else f"{rev}@-1"
+        down = self._command("downgrade", work, target)
+        run.downgrade_ms = _round(down.step_ms(rev) or down.ms)
+        if not down.ok:
+            self._downgrade_failed(rev, rf, run, work, after, down, target)
+            return
+        undone = self.fingerprints.take(work)
+        trace = undone.diff(before)
+        if trace:
+            run.status = LEAVES_TRACE
+            run.detail = _differences(trace)
+            self._fail(
+                rev,
+                rf,
+                "downgrade-leaves-trace",
+                f"downgrade leaves a trace: {_differences(trace)}",
+                None,
+                phase="downgrade",
+                fix="make downgrade() undo every object upgrade() creates or changes",
+            )
+
+        again = self._command("upgrade", work, rev)
+        if not again.ok:
+            note = self._recheck(["upgrade", rev], work, again, in_place=False)
+            if run.status == ROUND_TRIPS:
+                run.status, run.detail = REUPGRADE_FAILED, _first_line(again.error) + note
+            self._fail(
+                rev,
+                rf,
+                REUPGRADE_FAILED,
+                f"upgrading again after the downgrade failed: {again.error}{note}",
+                again,
+                phase="upgrade",
+            )
+            self._rebuild(rev, work)
+            return
+        redone = self.fingerprints.take(work)
+        drift = redone.diff(after)
+        if drift:
+            if run.status == ROUND_TRIPS:
+                run.status, run.detail = REUPGRADE_FAILED, _differences(drift)
+            self._fail(
+                rev,
+                rf,
+                REUPGRADE_FAILED,
+                f"upgrading again after the downgrade gives a different schema: {_differences(drift)}",
+                None,
+                phase="upgrade",
+            )
+            self._rebuild(rev, work)
+            return
+        self._keep(rev, work, redone)
+
+    def _downgrade_failed(
+        self,
+        rev: str,
+        rf: RevisionFile,
+        run: RevisionRun,
+        work: str,
+        after: SchemaFingerprint,
+        down: WorkerAnswer,
+        target: str,
+    ) -> None:
+        on_purpose = self._irreversible(rev)
+        note = "" if on_purpose else self._recheck(["downgrade", target], work, down, in_place=False)
+        run.status = IRREVERSIBLE if on_purpose else DOWNGRADE_FAILED
+        run.detail = _first_line(down.error) + note
+        if on_purpose:
+            self._fail(
+                rev,
+                rf,
+                DOWNGRADE_FAILED,
+                f"irreversible on purpose (irreversible_revisions): its downgrade refuses: {_first_line(down.error)}",
+                down,
+                phase="downgrade",
+                severity=Severity.INFO,
+            )
+        else:
+            self._fail(rev, rf, DOWNGRADE_FAILED, f"downgrade failed: {down.error}{note}", down, phase="downgrade")
+        # Transactional DDL rolled the failed downgrade back, so children can start from here; prove it first.
+        if not down.timed_out and not down.crashed and not self.fingerprints.take(work).diff(after):
+            self._keep(rev, work, after)
+        else:
+            self._rebuild(rev, work)
+
+    # ---- databases -------------------------------------------------------------------------------------------
+    def _keep(self, rev: str, work: str, fingerprint: SchemaFingerprint) -> None:
+        if self.waiting.get(rev, 0) > 0:
+            self.state_db[rev] = work
+            self.state_fp[rev] = fingerprint
+        else:
+            self._drop(work)
+
+    def _release(self, parent: str) -> None:
+        """One child of `parent` has started (or was skipped); the last one frees the parent's database."""
+        self.waiting[parent] -= 1
+        if self.waiting[parent] <= 0 and parent in self.state_db:
+            self._drop(self.state_db.pop(parent))
+            self.state_fp.pop(parent, None)
+
+    def _rebuild(self, rev: str, work: str) -> None:
+        """A proven state for the children of `rev` after its round trip left `work` unusable: upgrade a clean copy."""
+        self._drop(work)
+        if self.waiting.get(rev, 0) <= 0:
+            return
+        self.rebuilds += 1
+        donor = self._nearest_state(rev)
+        fresh = self._clone(self.state_db[donor] if donor else self._base())
+        answer = self._command("upgrade", fresh, rev)
+        if not answer.ok:
+            self._drop(fresh)
+            self.blocked_by[rev] = rev
+            run = self.runs[rev]
+            run.detail = (run.detail + "; " if run.detail else "") + "its state could not be rebuilt for its children"
+            return
+        self._keep(rev, fresh, self.fingerprints.take(fresh))
+
+    def _nearest_state(self, rev: str) -> str | None:
+        """The closest ancestor whose proven state is still held (fewest revisions to replay), if any."""
+        held = [p for p in self.graph.ancestors(rev) if p in self.state_db]
+        if not held:
+            return None
+        return max(held, key=lambda p: len(self.graph.ancestors(p)))
+
+    def _base(self) -> str:
+        assert self.base_template is not None
+        return self.base_template
+
+    def _clone(self, template: str) -> str:
+        self.fingerprints.release(template)
+        self.clones += 1
+        for attempt in range(2):
+            db = ScratchDatabase(self.server, template=template)
+            try:
+                db.__enter__()
+            except psycopg.errors.ObjectInUse:
+                if attempt:
+                    raise
+                self._end_sessions(template)  # a session env.py left open would block the clone
+                continue
+            self.databases[db.name] = db
+            return db.name
+        raise AssertionError("unreachable")
+
+    def _end_sessions(self, dbname: str) -> None:
+        with self.server.admin_connection() as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (dbname,),
+            )
+
+    def _drop(self, name: str) -> None:
+        self.fingerprints.release(name)
+        db = self.databases.pop(name, None)
+        if db is not None:
+            db.drop()
+
+    def _cleanup(self, force: bool) -> None:
+        self.fingerprints.close()
+        if force:
+            self.worker.kill()
+        self.worker.close()
+        for name in list(self.databases):
+            with contextlib.suppress(Exception):
+                self._drop(name)
+        self.state_db.clear()
+        self.state_fp.clear()
+
+    # ---- the base --------------------------------------------------------------------------------------------
+    def _base_template(self) -> str:
+        """A cached template holding the history below the revisions under test (keyed by those files' content)."""
+        base = self.selection.base
+        digest = hashlib.sha256()
+        below: set[str] = set()
+        for rev in base:
+            below |= self.graph.ancestors(rev, include_self=True)
+        for rf in sorted(self.graph.files_for(below), key=lambda f: f.rel):
+            digest.update(f"{rf.rel}\0{rf.source}\0".encode())
+        for path in (self.project.ini, self.project.env_py):
+            with contextlib.suppress(OSError):
+                digest.update(path.read_bytes())
+        key = f"stairway-base:{','.join(sorted(base)) or 'empty'}:{digest.hexdigest()}"
+
+        def build(url: str) -> None:
+            for rev in base:
+                answer = self.worker.upgrade(url, _sqlalchemy(url), rev)
+                if not answer.ok:
+                    raise _BaseFailed(rev, answer)
+
+        return ensure_template(self.server, key, build)
+
+    def _base_failed(self, failed: _BaseFailed) -> None:
+        culprit = failed.answer.revision or failed.target
+        rf = self.graph.by_id.get(culprit)
+        self.findings.append(
+            Finding(
+                rule=UPGRADE_FAILED,
+                severity=Severity.ERROR,
+                file=rf.rel if rf else None,
+                line=self._line(rf, failed.answer, "upgrade") if rf else None,
+                message=f"{culprit}: upgrading the history below the revisions under test failed: {failed.answer.error}",
+                fix="fix this revision first: every revision under test builds on it",
+            )
+        )
+        for rev in self.order:
+            self.runs[rev] = RevisionRun(
+                revision=rev,
+                file=self.graph.by_id[rev].rel,
+                status=SKIPPED,
+                detail=f"the base failed to build ({culprit} failed to upgrade)",
+            )
+
+    # ---- commands, rechecks, findings ------------------------------------------------------------------------
+    def _command(self, op: str, dbname: str, target: str) -> WorkerAnswer:
+        self.fingerprints.release(dbname)  # a kept connection would hold locks the migration waits on
+        url = self.server.url_for(dbname)
+        return self.worker.run(op, url, self.server.sqlalchemy_url_for(dbname), target)
+
+    def _recheck(self, args: list[str], work: str, answer: WorkerAnswer, in_place: bool) -> str:
+        """Run a step that failed in the worker again in a fresh one-shot process, and say which mode found it."""
+        if answer.timed_out:
+            return ""
+        self.rechecks += 1
+        target_db = work if in_place else self._clone(work)
+        try:
+            run = self.project.run(
+                args, self.server.sqlalchemy_url_for(target_db), self.server.url_for(target_db), timeout=None
+            )
+        finally:
+            if not in_place:
+                self._drop(target_db)
+        if run.ok:
+            return (
+                " (found in worker mode; in a fresh process it passes: the revision depends on state that"
+                " earlier revisions left in the Python process)"
+            )
+        return " (found in worker mode; in a fresh process it fails too)"
+
+    def _irreversible(self, rev: str) -> bool:
+        return any(rev == mark or (len(mark) >= 4 and rev.startswith(mark)) for mark in self.cfg.irreversible_revisions)
+
+    def _fail(
+        self,
+        rev: str,
+        rf: RevisionFile,
+        rule: str,
+        message: str,
+        answer: WorkerAnswer | None,
+        phase: str,
+        fix: str = "",
+        severity: Severity = Severity.ERROR,
+    ) -> None:
+        default_fix = {
+            UPGRADE_FAILED: "fix upgrade() so it runs on the database its parent leaves",
+            DOWNGRADE_FAILED: "make downgrade() undo upgrade(), or list the revision in irreversible_revisions "
+            "in [tool.delegate] when it is irreversible on purpose",
+            REUPGRADE_FAILED: "make downgrade() undo everything, so upgrade() runs again on a clean parent state",
+        }
+        self.findings.append(
+            Finding(
+                rule=rule,
+                severity=severity,
+                file=rf.rel,
+                line=self._line(rf, answer, phase),
+                message=f"{rev}: {message}",
+                fix=fix or ("" if severity is Severity.INFO else default_fix.get(rule, "")),
+            )
+        )
+
+    def _line(self, rf: RevisionFile, answer: WorkerAnswer | None, phase: str) -> int | None:
+        if answer is not None and answer.where is not None:
+            with contextlib.suppress(OSError):
+                if Path(answer.where[0]).resolve() == rf.path.resolve():
+                    return answer.where[1]
+        function = rf.upgrade if phase == "upgrade" else rf.downgrade
+        return function.lineno if function is not None else None
+
+    # ---- reporting -------------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _progress(self) -> Iterator[Callable[[str], None]]:
+        if not self.show_progress:
+            yield lambda rev: None
+            return
+        progress = Progress(
+            TextColumn("stairway"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        with progress:
+            task = progress.add_task("", total=len(self.order))
+            first = True
+
+            def advance(rev: str) -> None:
+                nonlocal first
+                if not first:
+                    progress.advance(task)
+                first = False
+                progress.update(task, description=rev)
+
+            yield advance
+
+    def _say_interrupted(self) -> None:
+        walked = [r for r in self.runs.values() if r.status != SKIPPED]
+        good = sum(1 for r in walked if r.status == ROUND_TRIPS)
+        Console(stderr=True).print(
+            f"delegate: stairway interrupted after {len(walked)} of {len(self.order)} revisions "
+            f"({good} round-trip); scratch databases dropped, worker stopped",
+            highlight=False,
+        )
+
+    def _verification(self, seconds: float) -> Verification:
+        runs = [self.runs[rev] for rev in self.order if rev in self.runs]
+        good = sum(1 for r in runs if r.status == ROUND_TRIPS)
+        status = StepStatus.PASSED
+        if any(r.status not in (ROUND_TRIPS, IRREVERSIBLE) for r in runs):
+            status = StepStatus.FAILED
+        summary = f"{good} of {len(self.order)} revisions round-trip"
+        return Verification(
+            database=self.server.description,
+            base_revision=", ".join(self.selection.base) or None,
+            revisions=list(self.order),
+            steps=[VerificationStep(name="stairway", status=status, seconds=round(seconds, 3), detail=summary)],
+            revision_runs=runs,
+            notes=[
+                n
+                for n in (
+                    f"stairway over {self.selection.how}" if self.selection.how else "",
+                    summary,
+                    f"walked in {seconds:.1f} s: one Alembic worker ({self.worker.commands} commands, "
+                    f"{self.worker.restarts} restarts), {self.clones} clones, {self.rebuilds} rebuilds, "
+                    f"{self.fingerprints.taken} fingerprints, {self.rechecks} rechecks in a fresh process",
+                )
+                if n
+            ],
+        )
+
+
+def render_stairway(verification: Verification, console: Console) -> None:
+    """The stairway's table (revision, file, status, milliseconds) and its closing line, as text."""
+    runs = verification.revision_runs
+    table = Table(title="stairway", show_lines=False, title_justify="left")
+    for column in ("revision", "file", "status", "upgrade ms", "downgrade ms", "detail"):
+        table.add_column(column, justify="right" if column.endswith("ms") else "left", overflow="fold")
+    styles = {ROUND_TRIPS: "green", SKIPPED: "dim", IRREVERSIBLE: "yellow"}
+    for run in runs:
+        table.add_row(
+            run.revision,
+            run.file or "",
+            Text(run.status, style=styles.get(run.status, "red")),
+            f"{run.upgrade_ms:.0f}" if run.upgrade_ms is not None else "",
+            f"{run.downgrade_ms:.0f}" if run.downgrade_ms is not None else "",
+            run.detail[:160],
+        )
+    console.print(table)
+    good = sum(1 for r in runs if r.status == ROUND_TRIPS)
+    console.print(f"{good} of {len(verification.revisions) or len(runs)} revisions round-trip", highlight=False)
+
+
+def _differences(found: list[SchemaDifference]) -> str:
+    named = "; ".join(d.message for d in found[:MAX_NAMED_DIFFERENCES])
+    more = len(found) - MAX_NAMED_DIFFERENCES
+    return named + (f"; and {more} more" if more > 0 else "")
+
+
+def _first_line(text: str | None) -> str:
+    lines = (text or "").strip().splitlines()
+    return lines[0] if lines else "failed"
+
+
+def _round(ms: float | None) -> float | None:
+    return round(ms, 1) if ms is not None else None
+
+
+def _sqlalchemy(url: str) -> str:
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

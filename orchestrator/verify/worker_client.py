@@ -1,0 +1,223 @@
+"""The tool's side of the long-lived Alembic worker: start it, send one command at a time, time it out, restart it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from orchestrator.verify.alembic_env import AlembicProject
+
+WORKER = Path(__file__).with_name("worker.py")
+STARTUP_TIMEOUT_S = 120.0  # importing a big app's models on a cold disk can take a while
+
+
+class StepTiming(BaseModel):
+    revision: str | None = None
+    direction: str = "upgrade"
+    ms: float | None = None  # None: the step started and never finished
+
+
+class WorkerAnswer(BaseModel):
+    """What one command did: ok or the error (with the file and line that raised), and each step's time."""
+
+    ok: bool
+    ms: float = 0.0
+    error: str | None = None
+    where: tuple[str, int] | None = None  # absolute path and line of the deepest frame in the repo's code
+    revision: str | None = None  # the step that was running when it failed
+    steps: list[StepTiming] = Field(default_factory=list)
+    log: str = ""
+    timed_out: bool = False
+    crashed: bool = False  # the worker died (segfault, os._exit, killed): its stderr tail is in `error`
+
+    def step_ms(self, revision: str) -> float | None:
+        for step in self.steps:
+            if step.revision == revision and step.ms is not None:
+                return step.ms
+        return None
+
+
+class AlembicWorker:
+    """One worker subprocess per walk; restarted after a timeout or a crash. Use as a context manager."""
+
+    def __init__(self, project: AlembicProject, timeout: float | None = None) -> None:
+        self.project = project
+        self.timeout = project.timeout if timeout is None else timeout
+        self.restarts = 0
+        self.commands = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._tmp = tempfile.TemporaryDirectory(prefix="delegate_worker_")
+        self._ini = project.write_ini(Path(self._tmp.name), None)
+        self._stderr_path = Path(self._tmp.name) / "stderr.log"
+        self._buffer = b""
+        self._started_once = False
+
+    # ---- lifetime ------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the process and wait until it has loaded the revision files (idempotent)."""
+        if self._proc is not None and self._proc.poll() is None:
+            return
+        if self._started_once:
+            self.restarts += 1
+        self._started_once = True
+        self._buffer = b""
+        with self._stderr_path.open("ab") as stderr:
+            self._proc = subprocess.Popen(
+                [self.project.python, str(WORKER), str(self._ini)],
+                cwd=self.project.cwd,
+                env=self.project.env(None),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                start_new_session=True,  # Ctrl-C in the terminal reaches us, not it; we stop it ourselves
+            )
+        hello = self._read_answer(STARTUP_TIMEOUT_S)
+        if hello is None or not hello.get("ready"):
+            reason = "did not start in time" if hello is None else "answered garbage"
+            self.kill()
+            raise RuntimeError(f"the Alembic worker {reason}: {self.stderr_tail()}")
+
+    def close(self) -> None:
+        """Stop the worker (politely, then by force) and remove its temp folder; safe to call twice."""
+        proc = self._proc
+        self._proc = None
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(OSError, ValueError):
+                assert proc.stdin is not None
+                proc.stdin.write(b'{"op": "exit"}\n')
+                proc.stdin.flush()
+            try:
+                proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc)
+        if proc is not None:
+            for stream in (proc.stdin, proc.stdout):
+                with contextlib.suppress(OSError):
+                    if stream is not None:
+                        stream.close()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> AlembicWorker:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
+    # ---- commands ------------------------------------------------------------------------------------------
+    def upgrade(self, url: str, sqlalchemy_url: str, target: str, timeout: float | None = None) -> WorkerAnswer:
+        return self.run("upgrade", url, sqlalchemy_url, target, timeout)
+
+    def downgrade(self, url: str, sqlalchemy_url: str, target: str, timeout: float | None = None) -> WorkerAnswer:
+        return self.run("downgrade", url, sqlalchemy_url, target, timeout)
+
+    def stamp(self, url: str, sqlalchemy_url: str, target: str, timeout: float | None = None) -> WorkerAnswer:
+        return self.run("stamp", url, sqlalchemy_url, target, timeout)
+
+    def run(self, op: str, url: str, sqlalchemy_url: str, target: str, timeout: float | None = None) -> WorkerAnswer:
+        """Send one command and wait for its answer; a timeout or a crash kills the worker (restarted next time)."""
+        self.start()
+        proc = self._proc
+        assert proc is not None and proc.stdin is not None
+        limit = self.timeout if timeout is None else timeout
+        self.commands += 1
+        line = json.dumps({"op": op, "url": url, "sqlalchemy_url": sqlalchemy_url, "target": target}) + "\n"
+        try:
+            proc.stdin.write(line.encode())
+            proc.stdin.flush()
+        except OSError:
+            pass  # it died; reading says how
+        started = time.perf_counter()
+        raw = self._read_answer(limit)
+        if raw is None:
+            timed_out = proc.poll() is None
+            self.kill()
+            if timed_out:
+                return WorkerAnswer(
+                    ok=False,
+                    ms=(time.perf_counter() - started) * 1000,
+                    timed_out=True,
+                    error=f"timed out after {limit:g} s (set timeout_seconds in [tool.delegate] to allow more)",
+                )
+            return WorkerAnswer(
+                ok=False,
+                ms=(time.perf_counter() - started) * 1000,
+                crashed=True,
+                error=f"the Alembic process died (exit code {proc.returncode}): {self.stderr_tail()}",
+            )
+        where = raw.get("where")
+        raw["where"] = (str(where[0]), int(where[1])) if isinstance(where, list) and len(where) == 2 else None
+        return WorkerAnswer.model_validate(raw)
+
+    def stderr_tail(self, lines: int = 12) -> str:
+        try:
+            text = self._stderr_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.strip().splitlines()[-lines:])
+
+    # ---- plumbing ------------------------------------------------------------------------------------------
+    def _read_answer(self, timeout: float) -> dict[str, Any] | None:
+        """One JSON line from the worker, or None on timeout or end of file."""
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None
+        fd = proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([fd], [], [], min(left, 1.0))
+            if not ready:
+                continue
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=1)
+                return None
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        try:
+            value = json.loads(line)
+        except ValueError:
+            return {"ok": False, "error": f"the Alembic worker answered garbage: {line[:200]!r}"}
+        return value if isinstance(value, dict) else None
+
+    def kill(self) -> None:
+        """Kill the worker at once (a timeout, Ctrl-C); the next command starts a new one."""
+        proc = self._proc
+        self._proc = None
+        if proc is None:
+            return
+        _kill_group(proc)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+        for stream in (proc.stdin, proc.stdout):
+            with contextlib.suppress(OSError):
+                if stream is not None:
+                    stream.close()
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    # env.py or a revision may have started children of its own; end the whole session it leads.
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
