@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import socket
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -25,6 +28,7 @@ from orchestrator.pg import (
 )
 from orchestrator.pg.binaries import BINDIR_ENV, NO_WHEEL_ENV
 from orchestrator.pg.scratch import host_tag
+from orchestrator.pg.server import sweep_orphan_clusters
 
 USER_A = "11111111-1111-1111-1111-111111111111"
 
@@ -161,6 +165,53 @@ def test_no_binaries_is_input_error_saying_what_to_install(monkeypatch: pytest.M
     assert "apt-get install postgresql" in message
     assert "delegate-migrations[embedded-pg]" in message
     assert "--database-url" in message
+
+
+_CHILD = """
+import sys, time
+from orchestrator.pg import open_server, ScratchDatabase
+with open_server(None) as throwaway, open_server(sys.argv[1]) as named, ScratchDatabase(named) as db:
+    print(throwaway._cluster.root, db.name, flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.mark.postgres
+def test_signals_clean_up_and_orphans_are_swept(pg_server: PostgresServer) -> None:
+    """SIGTERM and Ctrl-C remove the throwaway server and drop the scratch database; after a SIGKILL the next sweep does."""
+    cases = {
+        signal.SIGTERM: (128 + signal.SIGTERM,),
+        signal.SIGINT: (-signal.SIGINT, 130),
+        signal.SIGKILL: (-signal.SIGKILL,),
+    }
+    children = {
+        sig: subprocess.Popen([sys.executable, "-c", _CHILD, pg_server.admin_url], stdout=subprocess.PIPE, text=True)
+        for sig in cases
+    }
+    seen: dict[signal.Signals, tuple[Path, str]] = {}
+    try:
+        for sig, child in children.items():
+            assert child.stdout is not None
+            root, name = child.stdout.readline().split()
+            seen[sig] = (Path(root), name)
+            child.send_signal(sig)
+        for sig, child in children.items():
+            assert child.wait(timeout=20) in cases[sig], f"exit status after {sig.name}"
+    finally:
+        for child in children.values():
+            if child.poll() is None:
+                child.kill()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        root, name = seen[sig]
+        assert not root.exists(), f"{sig.name} left {root}"
+        assert _processes_mentioning(str(root)) == []
+        assert not pg_server.database_exists(name)
+    root, name = seen[signal.SIGKILL]
+    assert _processes_mentioning(str(root)), "after SIGKILL the server is orphaned until a sweep"
+    assert root in sweep_orphan_clusters()
+    assert not root.exists()
+    assert _processes_mentioning(str(root)) == []
+    pg_server.drop_database(name)  # a sweep of its prefix would do the same; see the sweep test
 
 
 # ---- scratch databases ------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from types import TracebackType
 import psycopg
 from psycopg import sql
 
-from orchestrator.pg.server import PostgresServer, drop_database_on
+from orchestrator.pg.server import PostgresServer, _pid_alive, drop_database_on, install_signal_cleanup
 from orchestrator.pg.supabase import SUPABASE_EMULATION_VERSION, apply_supabase_emulation
 
 SCRATCH_PREFIX = "delegate_scratch"
@@ -40,16 +40,6 @@ def owned_name(prefix: str) -> str:
 
 def _owner_pattern(prefix: str) -> re.Pattern[str]:
     return re.compile(rf"^{re.escape(prefix)}_([0-9a-f]{{6}})_(\d+)_[0-9a-f]{{8}}$")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
 
 
 def sweep_stale(server: PostgresServer, prefix: str = SCRATCH_PREFIX) -> list[str]:
@@ -95,6 +85,7 @@ class ScratchDatabase:
         return self.server.sqlalchemy_url_for(self.name)
 
     def __enter__(self) -> ScratchDatabase:
+        install_signal_cleanup()
         with _LIVE_LOCK:
             _LIVE_SCRATCH[self.name] = self.server
         try:
@@ -108,7 +99,12 @@ class ScratchDatabase:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.drop()
+        if exc is None:
+            self.drop()
+            return
+        # The error that ended the block matters more than a failed drop (a sweep removes the leftover later).
+        with contextlib.suppress(Exception):
+            self.drop()
 
     def drop(self) -> None:
         """Drop the database (ending its connections); safe to call twice."""
@@ -179,6 +175,7 @@ def ensure_template(
     leaves nothing behind. No connection stays open to the template, since cloning needs none.
     """
     name = template_name(key, prefix)
+    install_signal_cleanup()
     with server.admin_connection() as shared:
         if _is_complete(shared, name):
             return name

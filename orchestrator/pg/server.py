@@ -218,6 +218,8 @@ class ThrowawayCluster:
         self.process: subprocess.Popen[bytes] | None = None
         self._destroyed = False
         self._lock = threading.Lock()
+        # Who owns the folder: a later run removes it (and stops its server) once this process is gone.
+        (self.root / OWNER_FILE).write_text(f"{os.getpid()}\n")
 
     def _run(self, args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -339,6 +341,61 @@ class ThrowawayCluster:
                 shutil.rmtree(self.root, ignore_errors=True)
 
 
+OWNER_FILE = "owner.pid"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie: an orphan that exits may wait a long time for an init that reaps slowly."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return _pid_alive(pid)
+    return state not in ("Z", "X")
+
+
+def sweep_orphan_clusters() -> list[Path]:
+    """Stop and remove throwaway servers whose owning process died without cleaning up (SIGKILL, power loss).
+
+    Only folders we made (delegate-pg-* with an owner file) whose owner pid is gone; the postmaster is signalled
+    only if its command line names that folder, so a recycled pid is never hit.
+    """
+    removed: list[Path] = []
+    for parent in {scratch_parent(), tempfile.gettempdir()}:
+        for folder in Path(parent).glob("delegate-pg-*"):
+            try:
+                owner = int((folder / OWNER_FILE).read_text().strip())
+            except (OSError, ValueError):
+                continue
+            if _pid_alive(owner):
+                continue
+            try:
+                postmaster = int((folder / "data" / "postmaster.pid").read_text().splitlines()[0])
+                cmdline = Path(f"/proc/{postmaster}/cmdline").read_bytes().decode(errors="replace")
+                if str(folder) in cmdline:
+                    os.kill(postmaster, signal.SIGQUIT)
+                    for _ in range(100):
+                        if not _running(postmaster):
+                            break
+                        time.sleep(0.01)
+                    else:
+                        os.kill(postmaster, signal.SIGKILL)
+            except (OSError, ValueError, IndexError):
+                pass
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -348,8 +405,9 @@ def _free_port() -> int:
 def start_throwaway_server() -> PostgresServer:
     """initdb + start a server in a temp folder; InputError (what to install) when no binaries can run here."""
     binaries, account = find_runnable()
+    sweep_orphan_clusters()
     cluster = ThrowawayCluster(binaries, account)
-    _install_signal_cleanup()
+    install_signal_cleanup()
     server: PostgresServer | None = None
     try:
         cluster.init()
@@ -411,13 +469,12 @@ def close_all_servers() -> None:
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    close_all_servers()
-    # Unwind like an exit so that `with` blocks (scratch databases) run their cleanup too.
+    # Unwind like an exit: `with` blocks drop their scratch databases, then atexit stops the servers.
     raise SystemExit(128 + signum)
 
 
-def _install_signal_cleanup() -> None:
-    """SIGTERM/SIGHUP stop our servers; SIGINT keeps raising KeyboardInterrupt (exit 130) and `with` blocks clean up."""
+def install_signal_cleanup() -> None:
+    """Make SIGTERM/SIGHUP unwind like SIGINT does, so cleanup runs; SIGINT keeps raising KeyboardInterrupt (exit 130)."""
     global _SIGNALS_INSTALLED
     if _SIGNALS_INSTALLED or threading.current_thread() is not threading.main_thread():
         return
