@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,8 @@ def body_of(node: Any, stmt_sql: str) -> Body | None:
     start = stmt_sql.find(text)
     if language == "plpgsql":
         statements = _plpgsql_statements(stmt_sql)
+        if statements is None:
+            statements = _split_statements(text)
     elif language == "sql":
         statements = _sql_statements(text)
     else:
@@ -78,14 +81,15 @@ def _sql_statements(text: str) -> list[BodyStatement]:
     return found
 
 
-def _plpgsql_statements(stmt_sql: str) -> list[BodyStatement]:
-    """Each SQL statement a plpgsql body runs (plain SQL and EXECUTE of a constant string), with its body line."""
+def _plpgsql_statements(stmt_sql: str) -> list[BodyStatement] | None:
+    """Each SQL statement a plpgsql body runs (plain SQL and EXECUTE of a constant string), with its body line;
+    None when PostgreSQL's plpgsql parser rejects the body."""
     from pglast import parser
 
     try:
         tree = json.loads(parser.parse_plpgsql_json(stmt_sql))
     except (parser.ParseError, ValueError):
-        return []
+        return None
     queries: list[tuple[int, str]] = []
     _collect(tree, queries)
     found: list[BodyStatement] = []
@@ -128,3 +132,44 @@ def _string_literal(expr: Any) -> str | None:
     if "'" in inner.replace("''", ""):
         return None  # a concatenation such as 'ALTER TABLE ' || name
     return inner.replace("''", "'")
+
+
+# Control words that open a plpgsql piece before its SQL (IF ... THEN, LOOP, BEGIN, EXCEPTION WHEN ... THEN).
+_CONTROL = re.compile(
+    r"\s*(?:<<\w+>>\s*)?(?:BEGIN|ELSE|LOOP|DECLARE\b[^;]*|EXCEPTION\s+WHEN\b.*?\bTHEN"
+    r"|(?:IF|ELSIF|ELSEIF|WHEN)\b.*?\bTHEN)\b",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def _split_statements(body: str) -> list[BodyStatement]:
+    """A body the plpgsql parser rejects: split it at top-level semicolons, drop the control words that open
+    each piece, and keep the pieces PostgreSQL parses as statements (the others are skipped silently)."""
+    from pglast import parser
+
+    try:
+        pieces = parser.split(body, with_parser=False, only_slices=True)
+    except parser.ParseError:
+        return []
+    found: list[BodyStatement] = []
+    for piece in pieces:
+        start = piece.start
+        while True:
+            m = _CONTROL.match(body, start, piece.stop)
+            if not m or m.end() == start:
+                break
+            start = m.end()
+        start = skip_trivia(body, start)
+        chunk = body[start : piece.stop]
+        if re.match(r"END\b", chunk, re.IGNORECASE):
+            continue  # END, END IF, END LOOP: plpgsql, not SQL's END (= COMMIT)
+        literal = re.match(r"EXECUTE\s+('.*')\s*\Z", chunk, re.IGNORECASE | re.DOTALL)
+        if literal:
+            chunk = _string_literal(literal.group(1)) or ""
+        try:
+            raws = parse_raw(chunk)
+        except parser.ParseError:
+            continue
+        line = body.count("\n", 0, start) + 1
+        found.extend(BodyStatement(raw.stmt, chunk.strip(), line) for raw in raws)
+    return found

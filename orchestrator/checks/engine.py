@@ -55,7 +55,7 @@ def load_rules() -> list[Rule]:
         from orchestrator.checks.rules import all_rules  # type: ignore[attr-defined,unused-ignore]
     except ImportError:
         return []
-    return list(all_rules())
+    return [r for r in all_rules()]
 
 
 def known_rule_ids(rules: list[Rule]) -> set[str]:
@@ -335,11 +335,18 @@ def _resolve_spec(repo: Path, spec: Path) -> Path:
     return spec if spec.is_absolute() or spec.exists() else repo / spec
 
 
-def run_static(repo: Path, cfg: DelegateConfig, options: CheckOptions) -> list[Finding]:
-    """Every static finding for the inputs of `options` (the repo's layout, or the given paths), sorted."""
-    rules = load_rules()
-    validate_rule_settings(cfg, rules)
-    by_id = {r.id: r for r in rules}
+@dataclass
+class PreparedCheck:
+    """What the rules run on: the context, the engine's own findings, and the suppressions of the inputs."""
+
+    context: CheckContext
+    findings: list[Finding]
+    suppressions: SuppressionIndex
+
+
+def prepare(repo: Path, cfg: DelegateConfig, options: CheckOptions, rules: list[Rule] | None = None) -> PreparedCheck:
+    """Read every input into a CheckContext (statements, revision files, graph, texts, spec, feature)."""
+    by_id = {r.id: r for r in (load_rules() if rules is None else rules)}
     inputs = collect_inputs(repo, cfg, list(options.paths))
     builder = StatementBuilder(repo, cfg)
     for rule_id, (default, _fix) in ENGINE_RULES.items():
@@ -351,7 +358,6 @@ def run_static(repo: Path, cfg: DelegateConfig, options: CheckOptions) -> list[F
     from orchestrator.revisions import RevisionGraph
 
     graph = RevisionGraph(revision_files)
-    spec = _load_spec(repo, options)
     ctx = CheckContext(
         repo=repo,
         config=cfg,
@@ -360,19 +366,14 @@ def run_static(repo: Path, cfg: DelegateConfig, options: CheckOptions) -> list[F
         graph=graph,
         sql_files=dict(inputs.sql_files),
         texts=builder.texts,
-        spec=spec,
+        spec=_load_spec(repo, options),
         unanalysable=builder.unanalysable,
         feature_revisions=_feature_revisions(repo, cfg, graph, options),
     )
-
     suppressions = [s for rel, text in builder.texts.items() for s in find_suppressions(rel, text)]
     index = SuppressionIndex(suppressions)
     index.attach(builder.spans)
-
-    findings: list[Finding] = []
-    for f in builder.findings:
-        if not index.silences(f.rule, f.file, f.line):
-            findings.append(f)
+    findings = [f for f in builder.findings if not index.silences(f.rule, f.file, f.line)]
     for s in suppressions:
         if s.reason is None:
             builder.report(
@@ -382,10 +383,19 @@ def run_static(repo: Path, cfg: DelegateConfig, options: CheckOptions) -> list[F
                 f"`delegate: ignore {', '.join(sorted(s.rules))}` gives no reason (it still suppresses)",
             )
             findings.append(builder.findings[-1])
+    return PreparedCheck(ctx, findings, index)
+
+
+def run_static(repo: Path, cfg: DelegateConfig, options: CheckOptions) -> list[Finding]:
+    """Every static finding for the inputs of `options` (the repo's layout, or the given paths), sorted."""
+    rules = load_rules()
+    validate_rule_settings(cfg, rules)
+    prepared = prepare(repo, cfg, options, rules)
+    findings = list(prepared.findings)
     for rule in rules:
         if rule.live or rule.id in ENGINE_RULES or cfg.rules.get(rule.id) == "off":
             continue
-        findings.extend(_run_rule(rule, ctx, index))
+        findings.extend(_run_rule(rule, prepared.context, prepared.suppressions))
     findings = apply_rule_settings(findings, cfg)
     findings.sort(key=Finding.sort_key)
     return findings

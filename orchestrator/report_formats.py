@@ -1,0 +1,199 @@
+"""Renders a CheckReport for people and machines: text (rich), json (the v1 contract), sarif 2.1.0, github."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import quote
+
+from orchestrator import __version__
+from orchestrator.errors import InputError
+from orchestrator.report import CheckReport, Finding, Severity
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+FORMATS = ("text", "json", "sarif", "github")
+SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+_SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+_GITHUB_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
+
+
+def emit(report: CheckReport, fmt: str, repo: Path | None = None, out: TextIO | None = None) -> None:
+    """Print `report` in format `fmt` to `out` (default stdout)."""
+    stream = out or sys.stdout
+    if fmt == "json":
+        stream.write(to_json(report) + "\n")
+    elif fmt == "sarif":
+        stream.write(json.dumps(to_sarif(report, repo), indent=2) + "\n")
+    elif fmt == "github":
+        stream.write("".join(line + "\n" for line in to_github(report)))
+    elif fmt == "text":
+        render_text(report, stream)
+    else:
+        raise InputError(f"--format {fmt}: unknown format", f"use one of {', '.join(FORMATS)}")
+
+
+# -- json --------------------------------------------------------------------------------------------------------
+
+
+def to_json(report: CheckReport) -> str:
+    """The v1 contract: {"version", "findings": [{rule, severity, file, line, message, fix}], "verification",
+    "summary": {errors, warnings, infos}}."""
+    return report.model_dump_json(indent=2)
+
+
+# -- sarif -------------------------------------------------------------------------------------------------------
+
+
+def _rule_catalogue() -> dict[str, dict[str, Any]]:
+    """Rule descriptors for every known rule (the catalogue plus the engine's own ids)."""
+    from orchestrator.checks.engine import ENGINE_RULES, load_rules
+
+    described: dict[str, dict[str, Any]] = {}
+    for rule in load_rules():
+        described[rule.id] = {
+            "id": rule.id,
+            "shortDescription": {"text": rule.summary.replace("`", "")},
+            "fullDescription": {"text": rule.why},
+            "help": {"text": rule.fix, "markdown": f"**Fix:** {rule.fix}"},
+            "defaultConfiguration": {"level": _SARIF_LEVEL[rule.severity]},
+            "properties": {"family": rule.family, "live": rule.live},
+        }
+    for rule_id, (severity, fix) in ENGINE_RULES.items():
+        described.setdefault(
+            rule_id,
+            {
+                "id": rule_id,
+                "shortDescription": {"text": rule_id.replace("-", " ")},
+                "fullDescription": {"text": rule_id.replace("-", " ")},
+                "help": {"text": fix},
+                "defaultConfiguration": {"level": _SARIF_LEVEL[severity]},
+            },
+        )
+    return described
+
+
+def _uri(file: str) -> str:
+    """A relative URI for a repo-relative path, or a file:// URI for a path outside the repo."""
+    if file.startswith("/"):
+        return "file://" + quote(file)
+    return quote(file)
+
+
+def to_sarif(report: CheckReport, repo: Path | None = None) -> dict[str, Any]:
+    catalogue = _rule_catalogue()
+    for f in report.findings:  # a rule the catalogue does not know (a live check added later) still gets one
+        catalogue.setdefault(
+            f.rule,
+            {
+                "id": f.rule,
+                "shortDescription": {"text": f.rule},
+                "defaultConfiguration": {"level": _SARIF_LEVEL[f.severity]},
+            },
+        )
+    rules = sorted(catalogue.values(), key=lambda r: str(r["id"]))
+    index = {r["id"]: i for i, r in enumerate(rules)}
+    results = []
+    for f in report.findings:
+        text = f.message + (f"\nFix: {f.fix}" if f.fix else "")
+        result: dict[str, Any] = {
+            "ruleId": f.rule,
+            "ruleIndex": index[f.rule],
+            "level": _SARIF_LEVEL[f.severity],
+            "message": {"text": text},
+        }
+        if f.file:
+            location: dict[str, Any] = {"artifactLocation": {"uri": _uri(f.file)}}
+            if not f.file.startswith("/"):
+                location["artifactLocation"]["uriBaseId"] = "%SRCROOT%"
+            if f.line:
+                location["region"] = {"startLine": f.line}
+            result["locations"] = [{"physicalLocation": location}]
+        results.append(result)
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": "delegate",
+                "version": __version__,
+                "rules": rules,
+            }
+        },
+        "results": results,
+    }
+    if repo is not None:
+        run["originalUriBaseIds"] = {"%SRCROOT%": {"uri": repo.resolve().as_uri() + "/"}}
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+
+
+# -- github ------------------------------------------------------------------------------------------------------
+
+
+def _escape_data(value: str) -> str:
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(value: str) -> str:
+    return _escape_data(value).replace(":", "%3A").replace(",", "%2C")
+
+
+def to_github(report: CheckReport) -> Iterable[str]:
+    """GitHub Actions workflow commands: `::error file=F,line=L,title=RULE::message` (escaped as the runner wants)."""
+    for f in report.findings:
+        props = []
+        if f.file:
+            props.append(f"file={_escape_property(f.file)}")
+            if f.line:
+                props.append(f"line={f.line}")
+        props.append(f"title={_escape_property(f.rule)}")
+        message = f.message + (f"\nFix: {f.fix}" if f.fix else "")
+        yield f"::{_GITHUB_LEVEL[f.severity]} {','.join(props)}::{_escape_data(message)}"
+    s = report.summary
+    yield f"delegate: {s.errors} errors, {s.warnings} warnings, {s.infos} infos"
+
+
+# -- text --------------------------------------------------------------------------------------------------------
+
+_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+def render_text(report: CheckReport, stream: TextIO, console: Console | None = None) -> None:
+    """Findings grouped by file, each with its severity, rule, line, message and fix; a summary; the verification."""
+    from rich.console import Console
+    from rich.text import Text
+
+    console = console or Console(file=stream, highlight=False, soft_wrap=True)
+    groups: dict[str, list[Finding]] = {}
+    for f in report.findings:
+        groups.setdefault(f.file or "(no file)", []).append(f)
+    for file, findings in groups.items():
+        console.print(Text(file, style="bold underline"))
+        for f in findings:
+            line = Text("  ")
+            line.append(f"{f.line or '-':>5}", style="dim")
+            line.append("  ")
+            line.append(f"{f.severity.value:<7}", style=_STYLE[f.severity])
+            line.append(f"  {f.rule}", style="bold")
+            line.append(f"  {f.message}")
+            console.print(line)
+            if f.fix:
+                fix = f.fix.replace("\n", "\n" + " " * 15)
+                console.print(Text("         fix: ", style="green") + Text(fix))
+        console.print()
+    s = report.summary
+    style = "bold red" if s.errors else ("yellow" if s.warnings else "bold green")
+    verdict = "blocking" if report.blocking else "ok"
+    console.print(
+        Text(f"{s.errors} errors, {s.warnings} warnings, {s.infos} infos ({verdict})", style=style), highlight=False
+    )
+    if report.verification is not None:
+        try:
+            from orchestrator.verify.render import render_verification
+        except ImportError:
+            console.print(Text("(the verification section cannot be rendered yet; use --format json)", style="dim"))
+            return
+        console.print()
+        render_verification(report.verification, console)
