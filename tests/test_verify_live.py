@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from orchestrator.verify.live import run_live
 
 pytestmark = pytest.mark.postgres
 
-ENV_PY = '''
+ENV_PY = """
 import os
 from alembic import context
 from sqlalchemy import create_engine, pool
@@ -40,7 +41,7 @@ else:
         with context.begin_transaction():
             context.run_migrations()
         connection.commit()
-'''
+"""
 
 INI = """
 [alembic]
@@ -114,9 +115,7 @@ def make_repo(
     return tmp
 
 
-def check(
-    repo: Path, server: PostgresServer, timeout: float = 60, **kw: object
-) -> tuple[Verification, list[Finding]]:
+def check(repo: Path, server: PostgresServer, timeout: float = 60, **kw: object) -> tuple[Verification, list[Finding]]:
     cfg = DelegateConfig(timeout_seconds=timeout)
     options = CheckOptions(repo=repo, since="0001base", database_url=server.admin_url, **kw)  # type: ignore[arg-type]
     return run_live(repo, cfg, options)
@@ -134,14 +133,19 @@ def step(verification: Verification, name: str) -> StepStatus:
 def no_scratch_left(pg_server: PostgresServer):
     yield
     with pg_server.admin_connection() as conn:
-        left = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'delegate\\_scratch%%'").fetchall()
+        # Other test runs may share the server: only this process's scratch databases count.
+        left = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", (f"delegate\\_scratch\\_%\\_{os.getpid()}\\_%",)
+        ).fetchall()
     assert not left, f"scratch databases left behind: {left}"
 
 
 def test_a_clean_feature_passes_every_step(tmp_path: Path, pg_server: PostgresServer) -> None:
-    seeds = "INSERT INTO auth.users (id, email) VALUES ('00000000-0000-0000-0000-000000000001', 'a@x.test')" \
-        " ON CONFLICT DO NOTHING;\nINSERT INTO public.notes (user_id, title) VALUES" \
+    seeds = (
+        "INSERT INTO auth.users (id, email) VALUES ('00000000-0000-0000-0000-000000000001', 'a@x.test')"
+        " ON CONFLICT DO NOTHING;\nINSERT INTO public.notes (user_id, title) VALUES"
         " ('00000000-0000-0000-0000-000000000001', 'hello') ON CONFLICT (user_id, title) DO NOTHING;\n"
+    )
     verification, findings = check(make_repo(tmp_path, seeds=seeds), pg_server)
     assert [f for f in findings if f.severity == "error"] == [], findings
     assert step(verification, "upgrade") is StepStatus.PASSED
@@ -152,3 +156,184 @@ def test_a_clean_feature_passes_every_step(tmp_path: Path, pg_server: PostgresSe
     assert {c.table for c in verification.rls_matrix} == {"public.notes"}
     assert verification.revision_runs[0].status == "round-trips"
     assert verification.revision_runs[0].upgrade_ms is not None
+
+
+USER_A = "00000000-0000-0000-0000-00000000000a"
+
+
+def test_a_downgrade_that_forgets_the_enum_leaves_a_trace(tmp_path: Path, pg_server: PostgresServer) -> None:
+    repo = make_repo(tmp_path, down='op.execute("DROP TABLE public.notes")')
+    verification, findings = check(repo, pg_server)
+    traces = [f for f in findings if f.rule == "downgrade-leaves-trace"]
+    assert len(traces) == 1
+    assert "type public.note_kind still exists" in traces[0].message
+    assert traces[0].file == "api/alembic/versions/0002_notes.py" and traces[0].line
+    assert step(verification, "downgrade") is StepStatus.FAILED
+    assert verification.revision_runs[0].status == "leaves-trace"
+
+
+def test_on_conflict_do_nothing_without_a_unique_target_is_not_idempotent(
+    tmp_path: Path, pg_server: PostgresServer
+) -> None:
+    seeds = (
+        f"INSERT INTO auth.users (id, email) VALUES ('{USER_A}', 'a@x.test') ON CONFLICT DO NOTHING;\n"
+        f"INSERT INTO public.profiles (user_id, name) VALUES ('{USER_A}', 'Ada') ON CONFLICT DO NOTHING;\n"
+    )
+    _, findings = check(make_repo(tmp_path, seeds=seeds), pg_server)
+    [finding] = [f for f in findings if f.rule == "seed-not-idempotent-live"]
+    assert finding.file == "seeds/010_notes.sql" and finding.line == 2
+    assert "public.profiles from 1 to 2" in finding.message
+
+
+def test_a_seed_that_raises_names_file_and_line(tmp_path: Path, pg_server: PostgresServer) -> None:
+    seeds = "SELECT 1;\n\nINSERT INTO public.nope (x) VALUES (1);\n"
+    _, findings = check(make_repo(tmp_path, seeds=seeds), pg_server)
+    [finding] = [f for f in findings if f.rule == "seed-failed"]
+    assert (finding.file, finding.line) == ("seeds/010_notes.sql", 3)
+    assert "public.nope" in finding.message
+
+
+def test_a_policy_using_true_for_authenticated_leaks(tmp_path: Path, pg_server: PostgresServer) -> None:
+    leaky = GOOD_UP.replace("USING (user_id = auth.uid()) WITH CHECK (user_id = auth.uid())", "USING (true)")
+    verification, findings = check(make_repo(tmp_path, up=leaky), pg_server)
+    leaks = [f for f in findings if f.rule == "rls-leak"]
+    assert {f.message.split(" can ")[0] for f in leaks} == {"authenticated:A", "authenticated:B"}
+    assert "select_other" in leaks[0].message and "public.notes" in leaks[0].message
+    assert leaks[0].file == "api/alembic/versions/0002_notes.py"
+    bad = [c for c in verification.rls_matrix if not c.ok]
+    assert bad and all(c.actor.startswith("authenticated") and c.action.endswith("_other") for c in bad)
+
+
+FAILING_TEST = """
+import os
+import psycopg
+
+
+def test_notes_table_exists():
+    with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
+        assert conn.execute("SELECT to_regclass('public.notes')").fetchone()[0] is not None
+
+
+def test_notes_have_a_body_column():
+    with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
+        columns = [r[0] for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'notes'")]
+    assert "body" in columns
+"""
+
+
+def test_a_failing_delivered_test_is_named(tmp_path: Path, pg_server: PostgresServer) -> None:
+    verification, findings = check(make_repo(tmp_path, tests=FAILING_TEST), pg_server)
+    [finding] = [f for f in findings if f.rule == "delivered-tests-failed"]
+    assert "test_notes_have_a_body_column" in finding.message
+    assert "test_notes_table_exists" not in finding.message
+    assert next(s for s in verification.steps if s.name == "delivered tests").detail == "1 passed, 1 failed"
+
+
+DRIFTING_MODELS = """
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+users = sa.Table("users", Base.metadata, sa.Column("id", sa.Uuid(), primary_key=True), schema="auth")
+
+
+class Profile(Base):
+    __tablename__ = "profiles"
+    id = sa.Column(sa.Uuid(), primary_key=True, server_default=sa.text("gen_random_uuid()"))
+    user_id = sa.Column(sa.Uuid(), sa.ForeignKey("auth.users.id"), nullable=False)
+    name = sa.Column(sa.Text(), nullable=False)
+
+
+class Note(Base):
+    __tablename__ = "notes"
+    id = sa.Column(sa.Uuid(), primary_key=True)
+    user_id = sa.Column(sa.Uuid(), nullable=False)
+    title = sa.Column(sa.Text(), nullable=False)
+    pinned = sa.Column(sa.Boolean(), nullable=False)
+"""
+
+
+def test_models_that_drift_from_the_schema(tmp_path: Path, pg_server: PostgresServer) -> None:
+    _, findings = check(make_repo(tmp_path, models=DRIFTING_MODELS), pg_server)
+    drift = [f.message for f in findings if f.rule == "models-drift"]
+    assert any("public.notes.pinned" in m or "notes.pinned" in m for m in drift), drift
+    assert any("notes.kind" in m for m in drift), drift
+    assert not any("auth" in m for m in drift), drift
+
+
+def test_models_that_do_not_import_are_a_finding(tmp_path: Path, pg_server: PostgresServer) -> None:
+    _, findings = check(make_repo(tmp_path, models="import no_such_module\n"), pg_server)
+    [finding] = [f for f in findings if f.rule == "models-drift"]
+    assert "app.models:Base" in finding.message and "no_such_module" in finding.message
+
+
+PLAN = """# Plan
+
+## Query patterns
+
+### Notes by kind
+
+```sql
+SELECT id FROM public.notes WHERE kind = :kind;
+```
+
+### Notes of a user
+
+```sql
+SELECT id FROM public.notes WHERE user_id = $1;
+```
+"""
+
+
+def test_a_query_pattern_without_an_index_is_a_seq_scan(tmp_path: Path, pg_server: PostgresServer) -> None:
+    repo = make_repo(tmp_path)
+    (repo / "specs" / "002-notes").mkdir(parents=True)
+    (repo / "specs" / "002-notes" / "plan.md").write_text(PLAN)
+    (repo / "specs" / "002-notes" / "data-model.md").write_text("# Data model\n\n## Note\n\n- `title`: text\n")
+    verification, findings = check(repo, pg_server, spec=Path("specs/002-notes"))
+    [finding] = [f for f in findings if f.rule == "seq-scan-on-target-query"]
+    assert "Notes by kind" in finding.message and "public.notes" in finding.message
+    assert finding.file == "specs/002-notes/plan.md" and finding.line == 5
+    assert [e.seq_scans for e in verification.explains] == [["public.notes"], []]
+
+
+def test_a_broken_env_py_is_an_upgrade_failure_naming_it(tmp_path: Path, pg_server: PostgresServer) -> None:
+    repo = make_repo(tmp_path, env_py=ENV_PY.replace("config = context.config", "config = context.config\n1 / 0"))
+    verification, findings = check(repo, pg_server)
+    [finding] = [f for f in findings if f.rule == "upgrade-failed"]
+    assert finding.file == "api/alembic/env.py" and finding.line == 7
+    assert "ZeroDivisionError" in finding.message
+
+
+def test_a_revision_that_hangs_is_killed_at_the_timeout(tmp_path: Path, pg_server: PostgresServer) -> None:
+    repo = make_repo(tmp_path, up='op.execute("select pg_sleep(600)")', down="pass")
+    verification, findings = check(repo, pg_server, timeout=3)
+    [finding] = [f for f in findings if f.rule == "upgrade-failed"]
+    assert "timed out after 3 s" in finding.message and "0002notes" in finding.message
+    assert finding.file == "api/alembic/versions/0002_notes.py"
+    assert step(verification, "upgrade") is StepStatus.FAILED
+
+
+DROPPING_TEST = """
+import os
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+
+def test_drop_the_database_under_delegate():
+    url = os.environ["DATABASE_URL"]
+    name = conninfo_to_dict(url)["dbname"]
+    with psycopg.connect(make_conninfo(url, dbname="postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+"""
+
+
+def test_a_database_dropped_mid_run_is_bad_input_naming_the_cause(tmp_path: Path, pg_server: PostgresServer) -> None:
+    repo = make_repo(tmp_path, tests=DROPPING_TEST)
+    with pytest.raises(InputError, match="dropped by someone else|went away during"):
+        check(repo, pg_server)

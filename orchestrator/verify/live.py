@@ -7,6 +7,7 @@ import hashlib
 import re
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -90,6 +91,7 @@ class LiveRun:
         self.base_fp: SchemaFingerprint | None = None
         self.upgraded_fp: SchemaFingerprint | None = None
         self.feature_tables: list[str] = []
+        self.rendering: Future[AlembicRun | None] | None = None
 
     # ---- bookkeeping -------------------------------------------------------------------------------------------
 
@@ -154,8 +156,8 @@ class LiveRun:
             file = self.graph.by_id[revision].rel
         named = f"revision {revision}" if revision else (file or "Alembic")
         self.finding(rule, f"{what} failed in {named}: {run.error_tail()}", fix, file, line)
-        if revision in self.runs:
-            self.runs[revision].status = rule
+        if revision in self.runs and self.runs[revision].status in ("round-trips", "skipped"):
+            self.runs[revision].status = rule  # the first problem of a revision is its status
             self.runs[revision].detail = run.error_tail(3)
 
     # ---- the run -----------------------------------------------------------------------------------------------
@@ -190,11 +192,26 @@ class LiveRun:
             return
         scratch = ScratchDatabase(server, template=template)
         scratch.__enter__()
+        # Offline rendering (for the locks step) connects to nothing: start it now, beside the live steps.
+        pool = ThreadPoolExecutor(max_workers=1)
+        self.rendering = pool.submit(self._render_offline, scratch.url)
         try:
             self._on_scratch(server, template, scratch.url)
+            if not server.database_exists(scratch.name):
+                raise InputError(
+                    f"the scratch database {scratch.name} was dropped by someone else during the run",
+                    "make sure nothing (a delivered test, a cleanup job) drops delegate's scratch databases",
+                )
         finally:
+            pool.shutdown(wait=True, cancel_futures=True)
             with contextlib.suppress(Exception):  # a server that went away has taken the database with it
                 scratch.drop()
+
+    def _render_offline(self, url: str) -> AlembicRun | None:
+        heads, base = self.heads, self.selection.base
+        if len(base) > 1 or len(heads) != 1:
+            return None
+        return self.alembic(["upgrade", f"{base[0]}:{heads[0]}" if base else heads[0], "--sql"], url)
 
     def _build_base(self, url: str) -> None:
         for head in self.selection.base:
@@ -405,17 +422,14 @@ class LiveRun:
             record.detail = f"{outcome.passed} passed, {len(outcome.failures)} failed"
 
     def _locks(self, server: PostgresServer, template: str) -> None:
-        heads = self.heads
-        base = self.selection.base
-        if len(base) > 1 or len(heads) != 1:
+        render = self.rendering.result() if self.rendering is not None else None
+        if render is None:
             self.skip("locks", "offline rendering needs one base and one head")
             return
         with self.step("locks") as record:
-            spec = f"{base[0]}:{heads[0]}" if base else heads[0]
             db = ScratchDatabase(server, template=template)
             db.__enter__()
             try:
-                render = self.alembic(["upgrade", spec, "--sql"], db.url)
                 if not render.ok:
                     record.status = StepStatus.SKIPPED
                     record.detail = f"offline rendering failed: {render.error_tail(2)}"

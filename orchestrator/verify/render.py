@@ -1,0 +1,98 @@
+"""Text rendering of the live verification: steps, revision runs, the RLS matrix, locks and EXPLAIN summaries."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from orchestrator.report import StepStatus, Verification
+
+_STATUS_STYLE = {
+    StepStatus.PASSED: "[green]passed[/]",
+    StepStatus.FAILED: "[red]failed[/]",
+    StepStatus.WARNED: "[yellow]warned[/]",
+    StepStatus.SKIPPED: "[dim]skipped[/]",
+}
+_ACTORS = ("anon", "authenticated:A", "authenticated:B", "service_role")
+
+
+def _cell(expected: str, observed: str) -> str:
+    mark = {"allow": "✓", "deny": "✗", "error": "!"}[observed]
+    if observed == "error":
+        return f"[magenta]{mark} error[/]"
+    if expected == observed:
+        return f"[green]{mark}[/]"
+    return f"[bold red]{mark} (want {'✓' if expected == 'allow' else '✗'})[/]"
+
+
+def render_verification(verification: Verification, console: Console) -> None:
+    """Print the verification section of `delegate check` (JSON output is `verification.model_dump()`)."""
+    title = "Live verification"
+    if verification.database:
+        title += f" on {verification.database}"
+    console.print(f"[bold]{title}[/]")
+    if verification.revisions:
+        base = verification.base_revision or "an empty database"
+        console.print(f"revisions under test: {', '.join(verification.revisions)} (base: {base})")
+
+    steps = Table(title="Steps", title_justify="left", show_edge=False)
+    steps.add_column("step")
+    steps.add_column("status")
+    steps.add_column("time", justify="right")
+    steps.add_column("detail", overflow="fold")
+    for step in verification.steps:
+        time = "" if step.status is StepStatus.SKIPPED else f"{step.seconds:.2f} s"
+        steps.add_row(step.name, _STATUS_STYLE[step.status], time, step.detail)
+    console.print(steps)
+
+    if verification.revision_runs:
+        runs = Table(title="Revisions", title_justify="left", show_edge=False)
+        for column in ("revision", "status", "upgrade", "downgrade", "estimated", "file"):
+            runs.add_column(column, justify="right" if column in ("upgrade", "downgrade", "estimated") else "left")
+        for run in verification.revision_runs:
+            runs.add_row(
+                run.revision,
+                run.status,
+                *(f"{v:.0f} ms" if v is not None else "" for v in (run.upgrade_ms, run.downgrade_ms, run.estimated_ms)),
+                run.file or "",
+            )
+        console.print(runs)
+
+    if verification.rls_matrix:
+        matrix = Table(title="RLS matrix (✓ allowed, ✗ denied)", title_justify="left", show_edge=False)
+        matrix.add_column("table")
+        matrix.add_column("action")
+        actors = [a for a in _ACTORS if any(c.actor == a for c in verification.rls_matrix)]
+        for actor in actors:
+            matrix.add_column(actor, justify="center")
+        rows: dict[tuple[str, str], dict[str, str]] = {}
+        for cell in verification.rls_matrix:
+            # Plain actions (anon, service_role) and "_other" ones land on the same row: both target another's row.
+            action = cell.action if cell.action.endswith("_own") else cell.action.split("_")[0] + " other's"
+            if "_" not in cell.action and cell.actor.startswith("authenticated"):
+                action = cell.action
+            rows.setdefault((cell.table, action), {})[cell.actor] = _cell(cell.expected, cell.observed)
+        for (table, action), by_actor in rows.items():
+            matrix.add_row(table, action, *(by_actor.get(a, "") for a in actors))
+        console.print(matrix)
+
+    if verification.locks:
+        locks = Table(title="Locks on existing tables", title_justify="left", show_edge=False)
+        for column in ("revision", "relation", "mode", "time", "statement"):
+            locks.add_column(column, justify="right" if column == "time" else "left", overflow="fold")
+        for lock in verification.locks:
+            style = "bold red" if lock.mode in ("ACCESS EXCLUSIVE", "SHARE") else ""
+            mode = f"[{style}]{lock.mode}[/]" if style else lock.mode
+            locks.add_row(lock.revision or "", lock.relation, mode, f"{lock.seconds * 1000:.0f} ms", lock.statement)
+        console.print(locks)
+
+    if verification.explains:
+        console.print("[bold]EXPLAIN of the plan's query patterns[/] (with enable_seqscan off)")
+        for summary in verification.explains:
+            flag = f" [red]seq scan on {', '.join(summary.seq_scans)}[/]" if summary.seq_scans else ""
+            console.print(f"  {summary.query}{flag}", highlight=False)
+            for line in summary.plan.splitlines()[:4]:
+                console.print(f"    [dim]{line}[/]", highlight=False)
+
+    for note in verification.notes:
+        console.print(f"[dim]note: {note}[/]", highlight=False)
