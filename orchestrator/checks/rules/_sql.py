@@ -1,0 +1,291 @@
+"""Shared facts over pglast trees: table names, "existing table", lock timeouts and the feature's statements."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pglast import ast
+from pglast.enums import AlterTableType, ObjectType, VariableSetKind
+
+from orchestrator.checks.model import CheckContext, FileKind, SqlStatement
+
+# Kinds whose statements are migrations (hazard rules judge them); seeds have their own family.
+MIGRATION_KINDS = frozenset({FileKind.REVISION, FileKind.SQL, FileKind.POLICY})
+
+N = TypeVar("N")
+
+_CACHE_ATTR = "_delegate_rule_facts"
+
+
+def qualify(schema: str | None, name: str) -> str:
+    """`schema.name` with PostgreSQL's default schema; pglast already folded unquoted names to lower case."""
+    return f"{schema or 'public'}.{name}"
+
+
+def table_of(rv: ast.RangeVar) -> str:
+    return qualify(rv.schemaname, rv.relname)
+
+
+def dotted_name(names: Iterable[Any]) -> str:
+    """A DropStmt object (a sequence of String nodes) as `schema.name`."""
+    parts = [n.sval for n in names if isinstance(n, ast.String)]
+    if not parts:
+        return ""
+    if len(parts) == 1:
+        return qualify(None, parts[0])
+    return qualify(parts[-2], parts[-1])
+
+
+def walk(node: Any) -> Iterator[Any]:
+    """Every pglast node under `node` (itself included), depth first."""
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, ast.Node):
+            yield cur
+            for attr in cur:
+                value = getattr(cur, attr, None)
+                if isinstance(value, (ast.Node, tuple, list)):
+                    stack.append(value)
+        elif isinstance(cur, (tuple, list)):
+            stack.extend(reversed(cur))
+
+
+def func_name(call: ast.FuncCall) -> str:
+    """The unqualified, lower-case name of a function call (`pg_catalog.now` -> `now`)."""
+    names = [n.sval for n in call.funcname or () if isinstance(n, ast.String)]
+    return names[-1].lower() if names else ""
+
+
+@dataclass(frozen=True)
+class TypeRef:
+    """A column type as written: base name (pg_catalog-normalised), integer modifiers, array or not."""
+
+    name: str
+    mods: tuple[int | None, ...] = ()
+    array: bool = False
+
+    def __str__(self) -> str:
+        mods = f"({','.join('?' if m is None else str(m) for m in self.mods)})" if self.mods else ""
+        return f"{self.name}{mods}{'[]' if self.array else ''}"
+
+
+def type_ref(tn: ast.TypeName | None) -> TypeRef | None:
+    if tn is None or not tn.names:
+        return None
+    names = [n.sval for n in tn.names if isinstance(n, ast.String)]
+    mods: list[int | None] = []
+    for m in tn.typmods or ():
+        val = getattr(m, "val", None)
+        mods.append(val.ival if isinstance(val, ast.Integer) else None)
+    return TypeRef(names[-1].lower(), tuple(mods), bool(tn.arrayBounds))
+
+
+def const_value(node: Any) -> Any:
+    """The Python value of a constant expression (through casts), or a sentinel when it is not constant."""
+    if isinstance(node, ast.TypeCast):
+        return const_value(node.arg)
+    if isinstance(node, ast.A_Const):
+        if node.isnull:
+            return None
+        val = node.val
+        for attr in ("boolval", "ival", "fval", "sval", "bsval"):
+            if hasattr(val, attr):
+                return getattr(val, attr)
+    return _NOT_CONST
+
+
+_NOT_CONST = object()
+
+
+def is_constant_true(expr: Any) -> bool:
+    """`true`, `'t'::boolean`, `1 = 1`, `true OR x`, `NOT false`: an expression that holds for every row."""
+    if isinstance(expr, ast.TypeCast) or isinstance(expr, ast.A_Const):
+        value = const_value(expr)
+        return value is True or (isinstance(value, str) and value.lower() in {"t", "true", "on", "yes", "y", "1"})
+    if isinstance(expr, ast.BoolExpr):
+        kind = expr.boolop.name
+        args = list(expr.args or ())
+        if kind == "OR_EXPR":
+            return any(is_constant_true(a) for a in args)
+        if kind == "AND_EXPR":
+            return bool(args) and all(is_constant_true(a) for a in args)
+        if kind == "NOT_EXPR" and args:
+            value = const_value(args[0])
+            return value is False or (isinstance(value, str) and value.lower() in {"f", "false"})
+    if isinstance(expr, ast.A_Expr) and expr.kind.name == "AEXPR_OP":
+        op = [n.sval for n in expr.name or () if isinstance(n, ast.String)]
+        left, right = const_value(expr.lexpr), const_value(expr.rexpr)
+        if op == ["="] and left is not _NOT_CONST and left is not None and left == right:
+            return True
+        # `x = x` on the same column reference holds for every non-null row: still a blanket grant.
+        if op == ["="] and isinstance(expr.lexpr, ast.ColumnRef) and expr.lexpr == expr.rexpr:
+            return True
+    return False
+
+
+def column_refs(node: Any) -> set[str]:
+    """The (last component of the) column names referenced anywhere under `node`."""
+    out: set[str] = set()
+    for n in walk(node):
+        if isinstance(n, ast.ColumnRef):
+            fields = [f.sval for f in n.fields or () if isinstance(f, ast.String)]
+            if fields:
+                out.add(fields[-1])
+    return out
+
+
+def relations(node: Any) -> set[str]:
+    """Every table named by a RangeVar under `node`, qualified."""
+    return {table_of(n) for n in walk(node) if isinstance(n, ast.RangeVar)}
+
+
+def column_defs(stmt: Any) -> Iterator[tuple[str, ast.ColumnDef, bool]]:
+    """(table, column definition, via ADD COLUMN) for CREATE TABLE columns and ALTER TABLE ... ADD COLUMN."""
+    if isinstance(stmt, ast.CreateStmt):
+        table = table_of(stmt.relation)
+        for elt in stmt.tableElts or ():
+            if isinstance(elt, ast.ColumnDef):
+                yield table, elt, False
+    elif isinstance(stmt, ast.AlterTableStmt) and stmt.relation is not None:
+        table = table_of(stmt.relation)
+        for cmd in stmt.cmds or ():
+            if cmd.subtype == AlterTableType.AT_AddColumn and isinstance(cmd.def_, ast.ColumnDef):
+                yield table, cmd.def_, True
+
+
+def alter_cmds(stmt: Any) -> Iterator[tuple[str, ast.AlterTableCmd]]:
+    """(table, subcommand) for ALTER TABLE on a table (not an index, view or sequence)."""
+    if (
+        isinstance(stmt, ast.AlterTableStmt)
+        and stmt.relation is not None
+        and stmt.objtype in (ObjectType.OBJECT_TABLE, ObjectType.OBJECT_FOREIGN_TABLE)
+    ):
+        table = table_of(stmt.relation)
+        for cmd in stmt.cmds or ():
+            yield table, cmd
+
+
+def created_table(stmt: Any) -> str | None:
+    """The table a statement creates, if it creates one (temporary tables do not count)."""
+    if isinstance(stmt, ast.CreateStmt) and stmt.relation.relpersistence != "t":
+        return table_of(stmt.relation)
+    if isinstance(stmt, ast.CreateTableAsStmt) and stmt.into is not None and stmt.objtype == ObjectType.OBJECT_TABLE:
+        rel = stmt.into.rel
+        return table_of(rel) if rel.relpersistence != "t" else None
+    return None
+
+
+def sets_lock_timeout(stmt: Any) -> bool:
+    """`SET [LOCAL] lock_timeout = '5s'` or `SELECT set_config('lock_timeout', '5s', ...)`; 0 means no timeout."""
+    if isinstance(stmt, ast.VariableSetStmt):
+        if stmt.name != "lock_timeout" or stmt.kind != VariableSetKind.VAR_SET_VALUE:
+            return False
+        values = [const_value(a) for a in stmt.args or ()]
+        return not any(v in (0, "0") for v in values)
+    if isinstance(stmt, ast.SelectStmt):
+        for n in walk(stmt.targetList):
+            if isinstance(n, ast.FuncCall) and func_name(n) == "set_config" and n.args:
+                if const_value(n.args[0]) == "lock_timeout":
+                    value = const_value(n.args[1]) if len(n.args) > 1 else None
+                    return value not in (0, "0")
+    return False
+
+
+@dataclass
+class Facts:
+    """Facts computed once per context, so every rule stays one pass over the statements."""
+
+    # (unit, direction) -> table -> index of the statement that created it
+    created: dict[tuple[str, str | None], dict[str, int]] = field(default_factory=dict)
+    # (unit, direction) -> index of the first statement that sets lock_timeout
+    lock_timeout_at: dict[tuple[str, str | None], int] = field(default_factory=dict)
+    # tables created by the feature's migrations (upgrade direction)
+    feature_created: set[str] = field(default_factory=set)
+    # statements by pglast node class
+    by_type: dict[type, list[SqlStatement]] = field(default_factory=dict)
+    # upgrade statements of the feature, in context order
+    feature: list[SqlStatement] = field(default_factory=list)
+
+
+def feature_revisions(ctx: CheckContext) -> set[str] | None:
+    """The revisions that make up the feature; None when everything checked is the feature."""
+    value = getattr(ctx, "feature_revisions", None)
+    return set(value) if value is not None else None
+
+
+def in_feature(stmt: SqlStatement, revisions: set[str] | None) -> bool:
+    return revisions is None or stmt.revision is None or stmt.revision in revisions
+
+
+def facts(ctx: CheckContext) -> Facts:
+    cached = ctx.__dict__.get(_CACHE_ATTR)
+    if isinstance(cached, Facts):
+        return cached
+    result = Facts()
+    revisions = feature_revisions(ctx)
+    by_type: dict[type, list[SqlStatement]] = defaultdict(list)
+    for stmt in ctx.statements:
+        by_type[type(stmt.node)].append(stmt)
+        key = (stmt.unit, stmt.direction)
+        table = created_table(stmt.node)
+        if table is None and isinstance(stmt.node, ast.RenameStmt) and stmt.node.renameType == ObjectType.OBJECT_TABLE:
+            # A table created and then renamed in the same unit is still new under its new name.
+            old = table_of(stmt.node.relation)
+            unit_created = result.created.get(key, {})
+            if old in unit_created:
+                table = qualify(stmt.node.relation.schemaname, stmt.node.newname)
+        if table is not None:
+            result.created.setdefault(key, {}).setdefault(table, stmt.index)
+            if stmt.direction != "downgrade" and stmt.kind in MIGRATION_KINDS and in_feature(stmt, revisions):
+                result.feature_created.add(table)
+        if sets_lock_timeout(stmt.node):
+            result.lock_timeout_at.setdefault(key, stmt.index)
+        if stmt.direction != "downgrade" and in_feature(stmt, revisions):
+            result.feature.append(stmt)
+    result.by_type = dict(by_type)
+    ctx.__dict__[_CACHE_ATTR] = result
+    return result
+
+
+def statements_of(ctx: CheckContext, *types: type) -> list[SqlStatement]:
+    """The statements whose tree is one of `types`, in context order."""
+    f = facts(ctx)
+    if len(types) == 1:
+        return f.by_type.get(types[0], [])
+    out = [s for t in types for s in f.by_type.get(t, [])]
+    order = {id(s): i for i, s in enumerate(ctx.statements)} if len(types) > 1 else {}
+    out.sort(key=lambda s: order[id(s)])
+    return out
+
+
+def upgrade_migrations(ctx: CheckContext, *types: type) -> Iterator[SqlStatement]:
+    """Upgrade statements of migrations (revisions, .sql, policies; not seeds) of the given node types."""
+    for stmt in statements_of(ctx, *types):
+        if stmt.direction != "downgrade" and stmt.kind in MIGRATION_KINDS:
+            yield stmt
+
+
+def is_existing(ctx: CheckContext, stmt: SqlStatement, table: str) -> bool:
+    """True when `table` was not created earlier by the statement's own unit (squawk's semantics).
+
+    Policy and seed files run right after the feature's migrations, so for them a table that the feature's
+    migrations create is new as well: enabling RLS on it or indexing it locks nothing anybody uses yet.
+    """
+    f = facts(ctx)
+    at = f.created.get((stmt.unit, stmt.direction), {}).get(table)
+    if at is not None and at <= stmt.index:
+        return False
+    return not (stmt.kind in (FileKind.POLICY, FileKind.SEED) and table in f.feature_created)
+
+
+def has_lock_timeout(ctx: CheckContext, stmt: SqlStatement) -> bool:
+    at = facts(ctx).lock_timeout_at.get((stmt.unit, stmt.direction))
+    return at is not None and at < stmt.index
+
+
+def first(items: Iterable[N]) -> N | None:
+    return next(iter(items), None)

@@ -1,0 +1,131 @@
+"""changing-column-type: ALTER COLUMN ... TYPE that is not binary-coercible (a table rewrite)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pglast import ast
+from pglast.enums import AlterTableType, ObjectType
+
+from orchestrator.checks.model import CheckContext, Rule, Violation
+from orchestrator.checks.rules._examples import revision, revision_path
+from orchestrator.checks.rules._sql import (
+    TypeRef,
+    alter_cmds,
+    column_defs,
+    is_existing,
+    table_of,
+    type_ref,
+    upgrade_migrations,
+)
+from orchestrator.report import Severity
+
+_TEXTLIKE = {"text", "varchar"}
+
+
+def is_safe_change(old: TypeRef | None, new: TypeRef) -> bool:
+    """True when PostgreSQL changes the type without rewriting or scanning the table.
+
+    With the old type unknown (defined outside the checked files), only a change to text or unbounded varchar is
+    presumed safe: those are the usual widening targets, and reporting them would mostly be noise.
+    """
+    if old is None:
+        return new.name in _TEXTLIKE and not new.mods and not new.array
+    if old.array != new.array:
+        return False
+    if old == new:
+        return True
+    if old.name in _TEXTLIKE and new.name in _TEXTLIKE:
+        if new.name == "text" or not new.mods:
+            return True  # varchar(n) -> text / varchar, text <-> varchar
+        if old.name == "varchar" and old.mods and new.mods and None not in (old.mods[0], new.mods[0]):
+            return new.mods[0] >= old.mods[0]  # type: ignore[operator]
+        return False
+    if old.name == new.name == "numeric":
+        if not new.mods:
+            return True
+        if len(old.mods) >= 1 and len(new.mods) >= 1:
+            old_scale = old.mods[1] if len(old.mods) > 1 else 0
+            new_scale = new.mods[1] if len(new.mods) > 1 else 0
+            op, np_ = old.mods[0], new.mods[0]
+            return op is not None and np_ is not None and np_ >= op and old_scale == new_scale
+        return False
+    if old.name == new.name and old.name in ("varbit", "bit varying") and old.mods and new.mods:
+        return None not in (old.mods[0], new.mods[0]) and new.mods[0] >= old.mods[0]  # type: ignore[operator]
+    return old.name == "cidr" and new.name == "inet"
+
+
+def _plain_using(using: object, column: str) -> bool:
+    """USING col or USING col::newtype keeps PostgreSQL's own coercion analysis."""
+    node = using.arg if isinstance(using, ast.TypeCast) else using
+    if not isinstance(node, ast.ColumnRef):
+        return False
+    fields = [f.sval for f in node.fields or () if isinstance(f, ast.String)]
+    return bool(fields) and fields[-1] == column
+
+
+class ChangingColumnType(Rule):
+    id = "changing-column-type"
+    severity = Severity.ERROR
+    family = "sql"
+    summary = "`ALTER COLUMN ... TYPE` that is not binary-coercible (varchar(n)->text is fine)"
+    why = (
+        "Most type changes rewrite the whole table and rebuild its indexes under an ACCESS EXCLUSIVE lock "
+        "(int->bigint, text->varchar(n), timestamp->timestamptz, any USING expression). Only binary-coercible "
+        "changes are catalog-only: varchar(n)->text, varchar(n)->varchar(m>=n), varchar(n)->varchar, "
+        "text<->varchar, numeric(p,s)->numeric(p2>=p,s), numeric(p,s)->numeric, cidr->inet. The old type is "
+        "taken from the checked migrations; when it is unknown, only changes to text/varchar pass."
+    )
+    fix = (
+        "Do it as an expand/contract: add a new column of the new type, write both (trigger or app), backfill "
+        "in batches, switch reads, then drop the old column in a later release. For a wider varchar, change it "
+        "to text or a larger varchar(n) (catalog-only)."
+    )
+    example_path = revision_path("lessons_id_bigint")
+    bad = revision(
+        'op.alter_column("lessons", "minutes", existing_type=sa.Integer(), type_=sa.BigInteger())',
+        'op.alter_column("lessons", "minutes", existing_type=sa.BigInteger(), type_=sa.Integer())',
+        message="lessons.minutes bigint",
+    )
+    good = revision(
+        'op.alter_column("lessons", "title", existing_type=sa.String(120), type_=sa.Text())',
+        'op.alter_column("lessons", "title", existing_type=sa.Text(), type_=sa.String(120))',
+        message="lessons.title text",
+    )
+
+    def check(self, ctx: CheckContext) -> Iterator[Violation]:
+        # Walk every statement in order so the "old type" is the one the column had right before the change.
+        current: dict[tuple[str, str], TypeRef | None] = {}
+        changes = {id(s) for s in upgrade_migrations(ctx, ast.AlterTableStmt)}
+        for stmt in ctx.statements:
+            if stmt.direction == "downgrade":
+                continue
+            node = stmt.node
+            if isinstance(node, ast.CreateStmt):
+                for table, col, _ in column_defs(node):
+                    current[(table, col.colname)] = type_ref(col.typeName)
+            elif isinstance(node, ast.RenameStmt) and node.renameType == ObjectType.OBJECT_COLUMN and node.relation:
+                table = table_of(node.relation)
+                current[(table, node.newname)] = current.pop((table, node.subname or ""), None)
+            elif isinstance(node, ast.AlterTableStmt):
+                for table, cmd in alter_cmds(node):
+                    if cmd.subtype == AlterTableType.AT_AddColumn and isinstance(cmd.def_, ast.ColumnDef):
+                        current[(table, cmd.def_.colname)] = type_ref(cmd.def_.typeName)
+                    elif cmd.subtype == AlterTableType.AT_AlterColumnType and isinstance(cmd.def_, ast.ColumnDef):
+                        column = cmd.name or ""
+                        new = type_ref(cmd.def_.typeName)
+                        old = current.get((table, column))
+                        current[(table, column)] = new
+                        if id(stmt) not in changes or new is None or not is_existing(ctx, stmt, table):
+                            continue
+                        using = cmd.def_.raw_default
+                        if using is None or _plain_using(using, column):
+                            if is_safe_change(old, new):
+                                continue
+                        was = f"{old}" if old else "its current type"
+                        yield Violation(
+                            stmt.file,
+                            stmt.line,
+                            f'changing column "{column}" of existing table {table} from {was} to {new} rewrites '
+                            "the table under ACCESS EXCLUSIVE",
+                        )

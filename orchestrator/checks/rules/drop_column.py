@@ -1,0 +1,104 @@
+"""drop-column: DROP COLUMN in an upgrade with no earlier backfill or copy of its data in the feature."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from pglast import ast
+from pglast.enums import AlterTableType
+
+from orchestrator.checks.model import CheckContext, Rule, SqlStatement, Violation
+from orchestrator.checks.rules._examples import revision, revision_path
+from orchestrator.checks.rules._sql import (
+    alter_cmds,
+    column_refs,
+    facts,
+    is_existing,
+    relations,
+    upgrade_migrations,
+)
+from orchestrator.report import Severity
+
+
+@dataclass
+class Copy:
+    """A statement that reads columns of some tables into somewhere else (a backfill or a copy)."""
+
+    stmt: SqlStatement
+    tables: set[str]
+    columns: set[str]
+
+
+def copies(ctx: CheckContext) -> list[Copy]:
+    out: list[Copy] = []
+    for stmt in facts(ctx).feature:
+        node = stmt.node
+        if isinstance(node, ast.UpdateStmt):
+            out.append(Copy(stmt, relations(node), column_refs(node.targetList)))
+        elif isinstance(node, ast.InsertStmt) and isinstance(node.selectStmt, ast.SelectStmt):
+            if node.selectStmt.fromClause:
+                out.append(Copy(stmt, relations(node.selectStmt), column_refs(node.selectStmt.targetList)))
+        elif isinstance(node, ast.CreateTableAsStmt) and isinstance(node.query, ast.SelectStmt):
+            out.append(Copy(stmt, relations(node.query), column_refs(node.query.targetList)))
+    return out
+
+
+class DropColumn(Rule):
+    id = "drop-column"
+    severity = Severity.ERROR
+    family = "sql"
+    summary = "`DROP COLUMN` in an upgrade with no earlier backfill/copy of its data in the feature"
+    why = (
+        "Dropping a column destroys its data: a downgrade can add the column back but not what was in it, and "
+        "the previous release, still running during the deploy, fails on every query that names it. A drop "
+        "that follows a copy of the column's data (an UPDATE ... SET x = <the column> or an INSERT ... SELECT / "
+        "CREATE TABLE AS that reads it) earlier in the feature is a finished migration and is not reported; "
+        "neither is a downgrade dropping what its upgrade added."
+    )
+    fix = (
+        "Copy the data first and drop later: backfill the replacement column (UPDATE lessons SET "
+        "duration_minutes = minutes WHERE duration_minutes IS NULL), ship the code that stops using the old "
+        "column, then drop it in a later revision. If the data is truly disposable, say so with "
+        "`-- delegate: ignore drop-column <reason>`."
+    )
+    example_path = revision_path("drop_lessons_minutes")
+    bad = revision(
+        'op.drop_column("lessons", "minutes")',
+        'op.add_column("lessons", sa.Column("minutes", sa.Integer(), nullable=True))',
+        message="drop lessons.minutes",
+    )
+    good = revision(
+        """
+        op.add_column("lessons", sa.Column("duration_minutes", sa.Integer(), nullable=True))
+        op.execute("UPDATE lessons SET duration_minutes = minutes WHERE duration_minutes IS NULL")
+        op.drop_column("lessons", "minutes")
+        """,
+        """
+        op.add_column("lessons", sa.Column("minutes", sa.Integer(), nullable=True))
+        op.execute("UPDATE lessons SET minutes = duration_minutes WHERE minutes IS NULL")
+        op.drop_column("lessons", "duration_minutes")
+        """,
+        message="lessons.minutes -> duration_minutes",
+    )
+
+    def check(self, ctx: CheckContext) -> Iterator[Violation]:
+        known: list[Copy] | None = None
+        for stmt in upgrade_migrations(ctx, ast.AlterTableStmt):
+            for table, cmd in alter_cmds(stmt.node):
+                if cmd.subtype != AlterTableType.AT_DropColumn or not is_existing(ctx, stmt, table):
+                    continue
+                if known is None:
+                    known = copies(ctx)
+                column = cmd.name or ""
+                if any(
+                    table in c.tables and column in c.columns and (c.stmt.unit != stmt.unit or c.stmt.index < stmt.index)
+                    for c in known
+                ):
+                    continue
+                yield Violation(
+                    stmt.file,
+                    stmt.line,
+                    f'column "{column}" of existing table {table} is dropped with no earlier backfill or copy of '
+                    "its data",
+                )

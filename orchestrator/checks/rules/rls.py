@@ -1,0 +1,443 @@
+"""Row level security rules (Supabase roles anon, authenticated, service_role) over the whole feature."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from pglast import ast
+from pglast.enums import AlterTableType, ObjectType, RoleSpecType
+
+from orchestrator.checks.model import CheckContext, Rule, SqlStatement, Violation
+from orchestrator.checks.rules._examples import revision, revision_path
+from orchestrator.checks.rules._sql import (
+    MIGRATION_KINDS,
+    alter_cmds,
+    dotted_name,
+    facts,
+    is_constant_true,
+    table_of,
+    upgrade_migrations,
+)
+from orchestrator.report import Severity
+
+PUBLIC = "public"  # the pseudo-role of a policy or grant with no TO clause / TO PUBLIC
+CLIENT_ROLES = frozenset({"anon", "authenticated", PUBLIC})  # roles a browser holds a token for
+
+
+@dataclass
+class Policy:
+    stmt: SqlStatement
+    name: str
+    table: str
+    command: str  # all | select | insert | update | delete
+    roles: frozenset[str]
+    permissive: bool
+    using: object
+    with_check: object
+
+
+def role_names(specs: object) -> frozenset[str]:
+    """Role names of a TO clause; no clause (or PUBLIC) is the pseudo-role public, which every role belongs to."""
+    names: set[str] = set()
+    for spec in specs or ():  # type: ignore[attr-defined]
+        if not isinstance(spec, ast.RoleSpec):
+            continue
+        if spec.roletype == RoleSpecType.ROLESPEC_PUBLIC:
+            names.add(PUBLIC)
+        elif spec.rolename:
+            names.add(spec.rolename)
+    return frozenset(names or {PUBLIC})
+
+
+@dataclass
+class RlsFacts:
+    """The feature's tables, RLS switches and policies, computed once per context."""
+
+    created: dict[str, SqlStatement] = field(default_factory=dict)  # table -> its CREATE TABLE (feature)
+    enabled: dict[str, SqlStatement] = field(default_factory=dict)  # table -> first ENABLE RLS (feature)
+    enabled_anywhere: set[str] = field(default_factory=set)
+    policies: list[Policy] = field(default_factory=list)  # every policy of the checked SQL
+    by_table: dict[str, list[Policy]] = field(default_factory=dict)
+
+
+_RLS_ATTR = "_delegate_rls_facts"
+
+
+def rls_facts(ctx: CheckContext) -> RlsFacts:
+    cached = ctx.__dict__.get(_RLS_ATTR)
+    if isinstance(cached, RlsFacts):
+        return cached
+    out = RlsFacts()
+    feature_ids = {id(s) for s in facts(ctx).feature}
+    dropped: set[str] = set()
+    for stmt in upgrade_migrations(ctx, ast.CreateStmt, ast.AlterTableStmt, ast.CreatePolicyStmt, ast.DropStmt):
+        node = stmt.node
+        in_feature = id(stmt) in feature_ids
+        if isinstance(node, ast.CreateStmt) and in_feature and node.relation.relpersistence != "t":
+            table = table_of(node.relation)
+            out.created.setdefault(table, stmt)
+            dropped.discard(table)
+        elif isinstance(node, ast.AlterTableStmt):
+            for table, cmd in alter_cmds(node):
+                if cmd.subtype in (AlterTableType.AT_EnableRowSecurity, AlterTableType.AT_ForceRowSecurity):
+                    out.enabled_anywhere.add(table)
+                    if in_feature:
+                        out.enabled.setdefault(table, stmt)
+        elif isinstance(node, ast.CreatePolicyStmt):
+            policy = Policy(
+                stmt=stmt,
+                name=node.policy_name,
+                table=table_of(node.table),
+                command=(node.cmd_name or "all").lower(),
+                roles=role_names(node.roles),
+                permissive=bool(node.permissive),
+                using=node.qual,
+                with_check=node.with_check,
+            )
+            out.policies.append(policy)
+            out.by_table.setdefault(policy.table, []).append(policy)
+        elif isinstance(node, ast.DropStmt) and node.removeType == ObjectType.OBJECT_TABLE and in_feature:
+            dropped.update(dotted_name(o) for o in node.objects or ())
+    for table in dropped:
+        out.created.pop(table, None)
+    ctx.__dict__[_RLS_ATTR] = out
+    return out
+
+
+def exposed(ctx: CheckContext, table: str) -> bool:
+    return table.split(".", 1)[0] in set(ctx.config.exposed_schemas)
+
+
+def covers(policy_roles: frozenset[str], role: str) -> bool:
+    return PUBLIC in policy_roles or role in policy_roles
+
+
+_TABLE = """
+op.create_table(
+    "lesson_notes",
+    sa.Column("id", sa.BigInteger(), sa.Identity(always=True), primary_key=True),
+    sa.Column("student_id", sa.Uuid(), nullable=False),
+    sa.Column("body", sa.Text(), nullable=False),
+)
+"""
+_OWNER = "(select auth.uid()) = student_id"
+
+
+def _policies(*lines: str) -> str:
+    return "\n".join(f'op.execute("{line}")' for line in lines)
+
+
+_ENABLE = "ALTER TABLE public.lesson_notes ENABLE ROW LEVEL SECURITY"
+_FULL_POLICIES = (
+    f"CREATE POLICY lesson_notes_select_own ON public.lesson_notes FOR SELECT TO authenticated USING ({_OWNER})",
+    f"CREATE POLICY lesson_notes_write_own ON public.lesson_notes FOR ALL TO authenticated USING ({_OWNER}) "
+    f"WITH CHECK ({_OWNER})",
+    "CREATE POLICY lesson_notes_anon_none ON public.lesson_notes FOR SELECT TO anon USING (false)",
+    "CREATE POLICY lesson_notes_service ON public.lesson_notes FOR ALL TO service_role USING (true) WITH CHECK (true)",
+)
+_DOWN = 'op.drop_table("lesson_notes")'
+_PATH = revision_path("lesson_notes")
+
+
+class RlsNotEnabled(Rule):
+    id = "rls-not-enabled"
+    severity = Severity.ERROR
+    family = "rls"
+    summary = "a table created in an exposed schema (public by default) with no `ENABLE ROW LEVEL SECURITY` in the feature"
+    why = (
+        "Supabase serves every table of an exposed schema through its REST and GraphQL APIs to anyone holding the "
+        "anon key, which ships inside the web app. Without row level security the table is readable and writable "
+        "by the whole internet. Enabling RLS (anywhere in the feature: the revision or the policy SQL) makes "
+        "access deny-by-default until policies open it."
+    )
+    fix = (
+        "Enable RLS where the table is created, and add policies:\n"
+        '    op.execute("ALTER TABLE public.lesson_notes ENABLE ROW LEVEL SECURITY")\n'
+        "or in api/sql/policies/<feature>.sql: ALTER TABLE public.lesson_notes ENABLE ROW LEVEL SECURITY;"
+    )
+    example_path = _PATH
+    bad = revision(_TABLE, _DOWN, message="lesson notes")
+    good = revision(_TABLE + _policies(_ENABLE, *_FULL_POLICIES), _DOWN, message="lesson notes")
+
+    def check(self, ctx: CheckContext) -> Iterator[Violation]:
+        rf = rls_facts(ctx)
+        for table, stmt in rf.created.items():
+            if exposed(ctx, table) and table not in rf.enabled_anywhere:
+                yield Violation(
+                    stmt.file, stmt.line, f"table {table} is created in an exposed schema without row level security"
+                )
+
+
+class RlsNoPolicy(Rule):
+    id = "rls-no-policy"
+    severity = Severity.ERROR
+    family = "rls"
+    summary = "RLS enabled but the table has no policy at all"
+    why = (
+        "With RLS on and no policy, every query by anon and authenticated sees zero rows and every write fails: "
+        "the feature looks deployed but the app cannot use the table (only service_role and the owner, which "
+        "bypass RLS, still work, so tests run as a superuser pass). If the table is meant for the server only, "
+        "say so with a suppression and its reason."
+    )
+    fix = (
+        "Add the policies the feature needs, e.g.:\n"
+        "    CREATE POLICY lesson_notes_select_own ON public.lesson_notes FOR SELECT TO authenticated\n"
+        "        USING ((select auth.uid()) = student_id);"
+    )
+    example_path = _PATH
+    bad = revision(_TABLE + _policies(_ENABLE), _DOWN, message="lesson notes")
+    good = revision(_TABLE + _policies(_ENABLE, *_FULL_POLICIES[:2]), _DOWN, message="lesson notes")
+
+    def check(self, ctx: CheckContext) -> Iterator[Violation]:
+        rf = rls_facts(ctx)
+        for table, stmt in rf.enabled.items():
+            if not rf.by_table.get(table):
+                yield Violation(stmt.file, stmt.line, f"row level security is enabled on {table} but it has no policy")
+
+
+class RlsRoleCoverage(Rule):
+    id = "rls-role-coverage"
+    severity = Severity.WARNING
+    family = "rls"
+    summary = "a new table lacks a policy for a role that the plan or config expects (anon, authenticated, service_role)"
+    why = (
+        "Each expected role should get an explicit decision: a policy that opens what it may do, or one that "
+        "says it may do nothing (USING (false)). A missing role is usually a forgotten case (the admin path, the "
+        "signed-out page) that shows up as an empty screen in production. A policy with no TO clause applies to "
+        "PUBLIC and covers every role. Tables with no policy at all are reported by rls-no-policy instead."
+    )
+    fix = (
+        "Add a policy for each missing role, e.g. `CREATE POLICY lesson_notes_anon_none ON public.lesson_notes "
+        "FOR SELECT TO anon USING (false);`, or set expected_roles in [tool.delegate]."
+    )
+    example_path = _PATH
+    bad = revision(_TABLE + _policies(_ENABLE, *_FULL_POLICIES[:2]), _DOWN, message="lesson notes")
+    good = revision(_TABLE + _policies(_ENABLE, *_FULL_POLICIES), _DOWN, message="lesson notes")
+
+    def check(self, ctx: CheckContext) -> Iterator[Violation]:
+        rf = rls_facts(ctx)
+        expected = list(ctx.config.expected_roles)
+        for table, stmt in rf.created.items():
+            policies = rf.by_table.get(table, [])
+            if not policies or not exposed(ctx, table):
+                continue
+            missing = [r for r in expected if not any(covers(p.roles, r) for p in policies)]
+            if missing:
+                yield Violation(stmt.file, stmt.line, f"table {table} has no policy for {', '.join(missing)}")
+
+
+class PermissiveWritePolicy(Rule):
+    id = "permissive-write-policy"
+    severity = Severity.ERROR
+    family = "rls"
+    summary = "an INSERT/UPDATE/DELETE/ALL policy whose `USING`/`WITH CHECK` is `true` for anon or authenticated"
+    why = (
+        "A write policy that is always true lets any visitor (anon) or any signed-in user (authenticated) insert, "
+        "change or delete every row, other people's included, straight from the browser with the public anon key. "
+        "Constant-true expressions such as `1 = 1` or `true OR ...` count, and so does a policy with no TO clause "
+        "(it applies to PUBLIC). service_role policies are not reported: that key never leaves the server."
+    )
+    fix = (
+        "Scope writes to the row's owner: USING ((select auth.uid()) = student_id) WITH CHECK ((select auth.uid()) "
+        "= student_id), and grant blanket writes only TO service_role."
+    )
+    example_path = "api/sql/policies/lesson_notes.sql"
+    bad = (
+        "ALTER TABLE public.lesson_notes ENABLE ROW LEVEL SECURITY;\n\n"
+        "CREATE POLICY lesson_notes_write ON public.lesson_notes\n"
+        "    FOR ALL TO authenticated\n"
+        "    USING (true)\n"
+        "    WITH CHECK (true);\n"
+    )
+    good = (
+        "ALTER TABLE public.lesson_notes ENABLE ROW LEVEL SECURITY;\n\n"
+        "CREATE POLICY lesson_notes_write_own ON public.lesson_notes\n"
+        "    FOR ALL TO authenticated\n"
+        "    USING ((select auth.uid()) = student_id)\n"
+        "    WITH CHECK ((select auth.uid()) = student_id);\n\n"
+        "CREATE POLICY lesson_notes_service ON public.lesson_notes\n"
+        "    FOR ALL TO service_role USING (true) WITH CHECK (true);\n"
+    )
+
+    def check(self, ctx: CheckContext) -> Iterator[Violation]:
+        feature_ids = {id(s) for s in facts(ctx).feature}
+        for p in rls_facts(ctx).policies:
+            if id(p.stmt) not in feature_ids or p.command == "select" or not p.permissive:
+                continue
+            roles = sorted(p.roles & CLIENT_ROLES)
+            if not roles:
+                continue
+            clauses = [
+                name
+                for name, expr in (("USING", p.using), ("WITH CHECK", p.with_check))
+                if expr is not None and is_constant_true(expr)
+            ]
+            if clauses:
+                yield Violation(
+                    p.stmt.file,
+                    p.stmt.line,
+                    f'{p.command.upper()} policy "{p.name}" on {p.table} lets {", ".join(roles)} write any row '
+                    f"({' and '.join(clauses)} is always true)",
+                )
+
+
+class UpdateWithoutSelectPolicy(Rule):
+    id = "update-without-select-policy"
+    severity = Severity.WARNING
+    family = "rls"
+    summary = "an UPDATE policy on a table with no SELECT policy for that role (updates silently hit 0 rows)"
+    why = (
+        "PostgreSQL only lets UPDATE (and DELETE ... WHERE) touch rows the role can also SELECT. With an UPDATE "
+        "policy but no SELECT (or ALL) policy for the same role, every update matches zero rows and reports "
+        "success: the app's save button does nothing, with no error anywhere."
+    )
+    fix = (
+        "Add a SELECT policy for the same role with the same ownership test, e.g. CREATE POLICY "
+        "lesson_notes_select_own ON public.lesson_notes FOR SELECT TO authenticated USING ((select auth.uid()) = "
+        "student_id);"
+    )
+    example_path = "api/sql/policies/lesson_notes.sql"
+    bad = (
+        "ALTER TABLE public.lesson_notes ENABLE ROW LEVEL SECURITY;\n\n"
+        "CREATE POLICY lesson_notes_update_own ON public.lesson_notes\n"
+        "    FOR UPDATE TO authenticated\n"
+        "    USING ((select auth.uid()) = student_id)\n"
+        "    WITH CHECK ((select auth.uid()) = student_id);\n"
+    )
+    good = (
+        "ALTER TABLE public.lesson_notes ENABLE ROW LEVEL SECURITY;\n\n"
+        "CREATE POLICY lesson_notes_select_own ON public.lesson_notes\n"
+        "    FOR SELECT TO authenticated\n"
+        "    USING ((select auth.uid()) = student_id);\n\n"
+        "CREATE POLICY lesson_notes_update_own ON public.lesson_notes\n"
+        "    FOR UPDATE TO authenticated\n"
+        "    USING ((select auth.uid()) = student_id)\n"
+        "    WITH CHECK ((select auth.uid()) = student_id);\n"
+    )
+
+    def check(self, ctx: CheckContext) -> Iterator[Violation]:
+        rf = rls_facts(ctx)
+        feature_ids = {id(s) for s in facts(ctx).feature}
+        for p in rf.policies:
+            if p.command != "update" or id(p.stmt) not in feature_ids:
+                continue
+            readers = [q.roles for q in rf.by_table.get(p.table, []) if q.command in ("select", "all")]
+            if PUBLIC in p.roles:
+                missing = [] if readers else [PUBLIC]
+            else:
+                missing = sorted(r for r in p.roles if not any(covers(roles, r) for roles in readers))
+            if missing:
+                yield Violation(
+                    p.stmt.file,
+                    p.stmt.line,
+                    f'UPDATE policy "{p.name}" on {p.table} has no SELECT policy for {", ".join(missing)}: its '
+                    "updates will match no rows",
+                )
+
+
+class GrantToPublic(Rule):
+    id = "grant-to-public"
+    severity = Severity.ERROR
+    family = "rls"
+    summary = "`GRANT ... TO PUBLIC`"
+    why = (
+        "PUBLIC is every role in the database, present and future, anon included. A grant to PUBLIC bypasses the "
+        "role model the policies are written for, and it is never revoked by revoking from anon or authenticated."
+    )
+    fix = "Grant to the roles that need it: GRANT SELECT ON public.lessons TO authenticated, service_role;"
+    example_path = "api/sql/policies/lessons_grants.sql"
+    bad = "GRANT SELECT, INSERT ON public.lessons TO PUBLIC;\n"
+    good = "GRANT SELECT, INSERT ON public.lessons TO authenticated, service_role;\n"
+
+    def check(self, ctx: CheckContext) -> Iterator[Violation]:
+        for stmt in upgrade_migrations(ctx, ast.GrantStmt, ast.AlterDefaultPrivilegesStmt):
+            node = stmt.node.action if isinstance(stmt.node, ast.AlterDefaultPrivilegesStmt) else stmt.node
+            if not isinstance(node, ast.GrantStmt) or not node.is_grant:
+                continue
+            if any(
+                isinstance(g, ast.RoleSpec) and g.roletype == RoleSpecType.ROLESPEC_PUBLIC for g in node.grantees or ()
+            ):
+                privileges = ", ".join((p.priv_name or "").upper() for p in node.privileges or ()) or "ALL"
+                what = _grant_target(node)
+                yield Violation(stmt.file, stmt.line, f"{privileges} on {what} is granted to PUBLIC (every role)")
+
+
+def _grant_target(node: ast.GrantStmt) -> str:
+    names = []
+    for obj in node.objects or ():
+        if isinstance(obj, ast.RangeVar):
+            names.append(table_of(obj))
+        elif isinstance(obj, ast.ObjectWithArgs):
+            names.append(".".join(n.sval for n in obj.objname or () if isinstance(n, ast.String)))
+        elif isinstance(obj, ast.String):
+            names.append(obj.sval)
+    return ", ".join(names) or "default privileges"
+
+
+class SecurityDefinerSearchPath(Rule):
+    id = "security-definer-search-path"
+    severity = Severity.ERROR
+    family = "rls"
+    summary = "a `SECURITY DEFINER` function without `SET search_path`"
+    why = (
+        "A SECURITY DEFINER function runs with its owner's rights (often postgres, which bypasses RLS). Without a "
+        "fixed search_path, a caller who can create objects in any schema on their search_path can plant a "
+        "function or table with the same name as one the body uses and run it with those rights. A later ALTER "
+        "FUNCTION ... SET search_path in the checked SQL also counts."
+    )
+    fix = (
+        "Pin the search path in the definition: `... SECURITY DEFINER SET search_path = '' AS $$ ... $$` and "
+        "schema-qualify every name in the body (public.lessons, auth.uid())."
+    )
+    example_path = "api/sql/policies/lesson_helpers.sql"
+    bad = (
+        "CREATE OR REPLACE FUNCTION public.is_lesson_instructor(lesson bigint)\n"
+        "RETURNS boolean\nLANGUAGE sql\nSTABLE\nSECURITY DEFINER\nAS $$\n"
+        "    SELECT EXISTS (SELECT 1 FROM lessons WHERE id = lesson AND instructor_id = auth.uid())\n$$;\n"
+    )
+    good = (
+        "CREATE OR REPLACE FUNCTION public.is_lesson_instructor(lesson bigint)\n"
+        "RETURNS boolean\nLANGUAGE sql\nSTABLE\nSECURITY DEFINER\nSET search_path = ''\nAS $$\n"
+        "    SELECT EXISTS (SELECT 1 FROM public.lessons WHERE id = lesson AND instructor_id = auth.uid())\n$$;\n"
+    )
+
+    def check(self, ctx: CheckContext) -> Iterator[Violation]:
+        pinned_later: set[str] = set()
+        for stmt in upgrade_migrations(ctx, ast.AlterFunctionStmt):
+            if any(_sets_search_path(a) for a in stmt.node.actions or ()):
+                pinned_later.add(_func_name(stmt.node.func.objname if stmt.node.func else ()))
+        for stmt in statements_of_functions(ctx):
+            node: ast.CreateFunctionStmt = stmt.node
+            options = list(node.options or ())
+            definer = any(
+                o.defname == "security" and isinstance(o.arg, ast.Boolean) and o.arg.boolval for o in options
+            )
+            if not definer or any(_sets_search_path(o) for o in options):
+                continue
+            name = _func_name(node.funcname)
+            if name in pinned_later:
+                continue
+            yield Violation(stmt.file, stmt.line, f"SECURITY DEFINER function {name} does not set search_path")
+
+
+def statements_of_functions(ctx: CheckContext) -> Iterator[SqlStatement]:
+    for stmt in upgrade_migrations(ctx, ast.CreateFunctionStmt):
+        if stmt.kind in MIGRATION_KINDS:
+            yield stmt
+
+
+def _sets_search_path(option: object) -> bool:
+    return (
+        isinstance(option, ast.DefElem)
+        and option.defname == "set"
+        and isinstance(option.arg, ast.VariableSetStmt)
+        and option.arg.name == "search_path"
+    )
+
+
+def _func_name(names: object) -> str:
+    parts = [n.sval for n in names or () if isinstance(n, ast.String)]  # type: ignore[attr-defined]
+    if len(parts) == 1:
+        parts.insert(0, "public")
+    return ".".join(parts)
