@@ -35,6 +35,8 @@ class DelegateConfig(BaseModel):
     owner_columns: list[str] = Field(default_factory=list)
     public_read_tables: list[str] = Field(default_factory=list)
     irreversible_revisions: list[str] = Field(default_factory=list)
+    # Where a feature's runbook may live; {spec} is the feature folder, {slug}/{number}/{name} parts of its name.
+    runbook_paths: list[str] = Field(default_factory=lambda: ["{spec}/runbook.md", "docs/runbooks/{slug}.md"])
     timeout_seconds: float = 300.0
     rules: dict[str, RuleSetting] = Field(default_factory=dict)
 
