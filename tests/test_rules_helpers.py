@@ -6,17 +6,16 @@ import ast
 from pathlib import Path
 from typing import Any
 
-import pglast
-
 from orchestrator.checks.model import CheckContext, FileKind, Origin, SqlStatement, Violation
 from orchestrator.checks.rules import get_rule
+from orchestrator.checks.sqltext import parse_raw
 from orchestrator.config import DelegateConfig
 from orchestrator.revisions import RevisionGraph, parse_revision_source
 
 
 def _sql_statements(sql: str, file: str, kind: FileKind, unit: str, start_index: int = 0, **extra: Any):
     out = []
-    for i, raw in enumerate(pglast.parse_sql(sql)):
+    for i, raw in enumerate(parse_raw(sql)):
         loc = raw.stmt_location or 0
         length = raw.stmt_len or len(sql) - loc
         text = sql[loc : loc + length].strip()

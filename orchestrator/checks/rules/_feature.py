@@ -8,7 +8,7 @@ from pglast import ast
 from pglast.enums import ObjectType
 
 from orchestrator.checks.model import CheckContext, SqlStatement
-from orchestrator.checks.rules._sql import MIGRATION_KINDS, column_defs, dotted_name, facts, table_of
+from orchestrator.checks.rules._sql import MIGRATION_KINDS, column_defs, dotted_name, facts, is_temp, table_of
 
 _ATTR = "_delegate_feature_schema"
 
@@ -46,14 +46,15 @@ def feature_schema(ctx: CheckContext) -> FeatureSchema:
             if mine and node.removeType == ObjectType.OBJECT_TABLE:
                 dropped.update(dotted_name(o) for o in node.objects or ())
             continue
-        if isinstance(node, ast.CreateStmt) and node.relation.relpersistence == "t":
+        if isinstance(node, ast.CreateStmt) and is_temp(node.relation):
             continue
         if isinstance(node, ast.CreateStmt) and mine:
             out.tables.setdefault(table_of(node.relation), stmt)
         for table, col, added in column_defs(node):
-            out.known_columns.add((table, col.colname))
+            name = col.colname or ""
+            out.known_columns.add((table, name))
             if mine:
-                out.columns.append(CreatedColumn(table, col.colname, stmt, added))
+                out.columns.append(CreatedColumn(table, name, stmt, added))
     for table in dropped:
         out.tables.pop(table, None)
     out.columns = [c for c in out.columns if c.table not in dropped]

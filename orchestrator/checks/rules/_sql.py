@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pglast import ast
-from pglast.enums import AlterTableType, ObjectType, VariableSetKind
+from pglast.enums import A_Expr_Kind, AlterTableType, BoolExprType, ObjectType, VariableSetKind
 
 from orchestrator.checks.model import CheckContext, FileKind, SqlStatement
 
@@ -20,13 +20,18 @@ N = TypeVar("N")
 _CACHE_ATTR = "_delegate_rule_facts"
 
 
-def qualify(schema: str | None, name: str) -> str:
+def qualify(schema: str | None, name: str | None) -> str:
     """`schema.name` with PostgreSQL's default schema; pglast already folded unquoted names to lower case."""
-    return f"{schema or 'public'}.{name}"
+    return f"{schema or 'public'}.{name or ''}"
 
 
-def table_of(rv: ast.RangeVar) -> str:
+def table_of(rv: Any) -> str:
+    """`schema.table` of a RangeVar (pglast types it Optional everywhere; callers pass a present one)."""
     return qualify(rv.schemaname, rv.relname)
+
+
+def is_temp(rv: Any) -> bool:
+    return rv is not None and rv.relpersistence == "t"
 
 
 def dotted_name(names: Iterable[Any]) -> str:
@@ -56,7 +61,7 @@ def walk(node: Any) -> Iterator[Any]:
 
 def func_name(call: ast.FuncCall) -> str:
     """The unqualified, lower-case name of a function call (`pg_catalog.now` -> `now`)."""
-    names = [n.sval for n in call.funcname or () if isinstance(n, ast.String)]
+    names = [n.sval or "" for n in call.funcname or () if isinstance(n, ast.String)]
     return names[-1].lower() if names else ""
 
 
@@ -76,7 +81,7 @@ class TypeRef:
 def type_ref(tn: ast.TypeName | None) -> TypeRef | None:
     if tn is None or not tn.names:
         return None
-    names = [n.sval for n in tn.names if isinstance(n, ast.String)]
+    names = [n.sval or "" for n in tn.names if isinstance(n, ast.String)]
     mods: list[int | None] = []
     for m in tn.typmods or ():
         val = getattr(m, "val", None)
@@ -92,6 +97,8 @@ def const_value(node: Any) -> Any:
         if node.isnull:
             return None
         val = node.val
+        if isinstance(val, ast.Boolean):
+            return bool(val.boolval)  # the engine's fast parse leaves 0/1 here
         for attr in ("boolval", "ival", "fval", "sval", "bsval"):
             if hasattr(val, attr):
                 return getattr(val, attr)
@@ -103,20 +110,19 @@ _NOT_CONST = object()
 
 def is_constant_true(expr: Any) -> bool:
     """`true`, `'t'::boolean`, `1 = 1`, `true OR x`, `NOT false`: an expression that holds for every row."""
-    if isinstance(expr, ast.TypeCast) or isinstance(expr, ast.A_Const):
+    if isinstance(expr, (ast.TypeCast, ast.A_Const)):
         value = const_value(expr)
         return value is True or (isinstance(value, str) and value.lower() in {"t", "true", "on", "yes", "y", "1"})
     if isinstance(expr, ast.BoolExpr):
-        kind = expr.boolop.name
         args = list(expr.args or ())
-        if kind == "OR_EXPR":
+        if expr.boolop == BoolExprType.OR_EXPR:
             return any(is_constant_true(a) for a in args)
-        if kind == "AND_EXPR":
+        if expr.boolop == BoolExprType.AND_EXPR:
             return bool(args) and all(is_constant_true(a) for a in args)
-        if kind == "NOT_EXPR" and args:
+        if expr.boolop == BoolExprType.NOT_EXPR and args:
             value = const_value(args[0])
             return value is False or (isinstance(value, str) and value.lower() in {"f", "false"})
-    if isinstance(expr, ast.A_Expr) and expr.kind.name == "AEXPR_OP":
+    if isinstance(expr, ast.A_Expr) and expr.kind == A_Expr_Kind.AEXPR_OP:
         op = [n.sval for n in expr.name or () if isinstance(n, ast.String)]
         left, right = const_value(expr.lexpr), const_value(expr.rexpr)
         if op == ["="] and left is not _NOT_CONST and left is not None and left == right:
@@ -133,7 +139,7 @@ def column_refs(node: Any) -> set[str]:
     for n in walk(node):
         if isinstance(n, ast.ColumnRef):
             fields = [f.sval for f in n.fields or () if isinstance(f, ast.String)]
-            if fields:
+            if fields and fields[-1]:
                 out.add(fields[-1])
     return out
 
@@ -171,11 +177,11 @@ def alter_cmds(stmt: Any) -> Iterator[tuple[str, ast.AlterTableCmd]]:
 
 def created_table(stmt: Any) -> str | None:
     """The table a statement creates, if it creates one (temporary tables do not count)."""
-    if isinstance(stmt, ast.CreateStmt) and stmt.relation.relpersistence != "t":
+    if isinstance(stmt, ast.CreateStmt) and stmt.relation is not None and not is_temp(stmt.relation):
         return table_of(stmt.relation)
     if isinstance(stmt, ast.CreateTableAsStmt) and stmt.into is not None and stmt.objtype == ObjectType.OBJECT_TABLE:
         rel = stmt.into.rel
-        return table_of(rel) if rel.relpersistence != "t" else None
+        return table_of(rel) if rel is not None and not is_temp(rel) else None
     return None
 
 
@@ -188,10 +194,14 @@ def sets_lock_timeout(stmt: Any) -> bool:
         return not any(v in (0, "0") for v in values)
     if isinstance(stmt, ast.SelectStmt):
         for n in walk(stmt.targetList):
-            if isinstance(n, ast.FuncCall) and func_name(n) == "set_config" and n.args:
-                if const_value(n.args[0]) == "lock_timeout":
-                    value = const_value(n.args[1]) if len(n.args) > 1 else None
-                    return value not in (0, "0")
+            if (
+                isinstance(n, ast.FuncCall)
+                and func_name(n) == "set_config"
+                and n.args
+                and const_value(n.args[0]) == "lock_timeout"
+            ):
+                value = const_value(n.args[1]) if len(n.args) > 1 else None
+                return value not in (0, "0")
     return False
 
 
@@ -232,7 +242,12 @@ def facts(ctx: CheckContext) -> Facts:
         by_type[type(stmt.node)].append(stmt)
         key = (stmt.unit, stmt.direction)
         table = created_table(stmt.node)
-        if table is None and isinstance(stmt.node, ast.RenameStmt) and stmt.node.renameType == ObjectType.OBJECT_TABLE:
+        if (
+            table is None
+            and isinstance(stmt.node, ast.RenameStmt)
+            and stmt.node.renameType == ObjectType.OBJECT_TABLE
+            and stmt.node.relation is not None
+        ):
             # A table created and then renamed in the same unit is still new under its new name.
             old = table_of(stmt.node.relation)
             unit_created = result.created.get(key, {})

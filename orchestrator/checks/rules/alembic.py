@@ -15,6 +15,7 @@ from orchestrator.checks.rules._examples import revision, revision_path
 from orchestrator.report import Severity
 from orchestrator.revisions import RevisionFile
 
+
 def declared_revisions(ctx: CheckContext) -> Iterator[RevisionFile]:
     """Revision files that parse and declare a revision (helper modules in the versions folder are skipped)."""
     for rf in ctx.revision_files:
@@ -31,7 +32,9 @@ class MissingUpgrade(Rule):
     fix = "Define `def upgrade() -> None:` with the revision's forward steps."
     example_path = revision_path("lessons")
     bad = revision("pass", "pass").replace("def upgrade() -> None:\n    pass\n\n\n", "")
-    good = revision('op.add_column("lessons", sa.Column("notes", sa.Text(), nullable=True))', 'op.drop_column("lessons", "notes")')
+    good = revision(
+        'op.add_column("lessons", sa.Column("notes", sa.Text(), nullable=True))', 'op.drop_column("lessons", "notes")'
+    )
 
     def check(self, ctx: CheckContext) -> Iterator[Violation]:
         for rf in declared_revisions(ctx):
@@ -50,8 +53,13 @@ class MissingDowngrade(Rule):
     )
     fix = "Define `def downgrade() -> None:` that undoes upgrade() step by step, in reverse order."
     example_path = revision_path("lessons")
-    bad = revision('op.add_column("lessons", sa.Column("notes", sa.Text(), nullable=True))').split("\n\ndef downgrade")[0] + "\n"
-    good = revision('op.add_column("lessons", sa.Column("notes", sa.Text(), nullable=True))', 'op.drop_column("lessons", "notes")')
+    bad = (
+        revision('op.add_column("lessons", sa.Column("notes", sa.Text(), nullable=True))').split("\n\ndef downgrade")[0]
+        + "\n"
+    )
+    good = revision(
+        'op.add_column("lessons", sa.Column("notes", sa.Text(), nullable=True))', 'op.drop_column("lessons", "notes")'
+    )
 
     def check(self, ctx: CheckContext) -> Iterator[Violation]:
         for rf in declared_revisions(ctx):
@@ -84,7 +92,9 @@ class EmptyDowngrade(Rule):
     )
     example_path = revision_path("lessons_notes")
     bad = revision('op.add_column("lessons", sa.Column("notes", sa.Text(), nullable=True))', "pass")
-    good = revision('op.add_column("lessons", sa.Column("notes", sa.Text(), nullable=True))', 'op.drop_column("lessons", "notes")')
+    good = revision(
+        'op.add_column("lessons", sa.Column("notes", sa.Text(), nullable=True))', 'op.drop_column("lessons", "notes")'
+    )
 
     def check(self, ctx: CheckContext) -> Iterator[Violation]:
         irreversible = set(ctx.config.irreversible_revisions)
@@ -109,13 +119,17 @@ class DuplicateRevision(Rule):
     fix = "Give the new revision a fresh id (`alembic revision` generates one: uuid4().hex[-12:])."
     example_path = revision_path("lessons_notes")
     bad = {
-        revision_path("lessons_notes"): revision('op.add_column("lessons", sa.Column("notes", sa.Text()))', 'op.drop_column("lessons", "notes")'),
+        revision_path("lessons_notes"): revision(
+            'op.add_column("lessons", sa.Column("notes", sa.Text()))', 'op.drop_column("lessons", "notes")'
+        ),
         revision_path("lessons_rating"): revision(
             'op.add_column("lessons", sa.Column("rating", sa.Integer()))', 'op.drop_column("lessons", "rating")'
         ),
     }
     good = {
-        revision_path("lessons_notes"): revision('op.add_column("lessons", sa.Column("notes", sa.Text()))', 'op.drop_column("lessons", "notes")'),
+        revision_path("lessons_notes"): revision(
+            'op.add_column("lessons", sa.Column("notes", sa.Text()))', 'op.drop_column("lessons", "notes")'
+        ),
         revision_path("lessons_rating", rev="e6a1c0f4b2d9"): revision(
             'op.add_column("lessons", sa.Column("rating", sa.Integer()))',
             'op.drop_column("lessons", "rating")',
@@ -147,13 +161,20 @@ class MultipleHeads(Rule):
     )
     example_path = revision_path("lessons_rating", rev="e6a1c0f4b2d9")
     bad = {
-        revision_path("lessons_notes"): revision('op.add_column("lessons", sa.Column("notes", sa.Text()))', 'op.drop_column("lessons", "notes")', down=None),
+        revision_path("lessons_notes"): revision(
+            'op.add_column("lessons", sa.Column("notes", sa.Text()))', 'op.drop_column("lessons", "notes")', down=None
+        ),
         revision_path("lessons_rating", rev="e6a1c0f4b2d9"): revision(
-            'op.add_column("lessons", sa.Column("rating", sa.Integer()))', 'op.drop_column("lessons", "rating")', rev="e6a1c0f4b2d9", down=None
+            'op.add_column("lessons", sa.Column("rating", sa.Integer()))',
+            'op.drop_column("lessons", "rating")',
+            rev="e6a1c0f4b2d9",
+            down=None,
         ),
     }
     good = {
-        revision_path("lessons_notes"): revision('op.add_column("lessons", sa.Column("notes", sa.Text()))', 'op.drop_column("lessons", "notes")', down=None),
+        revision_path("lessons_notes"): revision(
+            'op.add_column("lessons", sa.Column("notes", sa.Text()))', 'op.drop_column("lessons", "notes")', down=None
+        ),
         revision_path("lessons_rating", rev="e6a1c0f4b2d9"): revision(
             'op.add_column("lessons", sa.Column("rating", sa.Integer()))',
             'op.drop_column("lessons", "rating")',
@@ -169,11 +190,11 @@ class MultipleHeads(Rule):
             return
         siblings: dict[str | None, list[str]] = {}
         for rev, rf in graph.by_id.items():
-            parents = [p for p in rf.down_revisions if p in graph.by_id] or [None]
+            parents: list[str | None] = [p for p in rf.down_revisions if p in graph.by_id] or [None]
             for parent in parents:
                 siblings.setdefault(parent, []).append(rev)
-        for parent, kids in siblings.items():
-            kids = [k for k in kids if not graph.by_id[k].branch_labels]
+        for parent, children in siblings.items():
+            kids = [k for k in children if not graph.by_id[k].branch_labels]
             if len(kids) < 2:
                 continue
             reach = {k: ({k} | graph.descendants(k)) & heads for k in kids}
@@ -202,9 +223,14 @@ class BrokenDownRevision(Rule):
     fix = "Set down_revision to the id of the revision this one follows (`alembic heads` shows the current head)."
     example_path = revision_path("lessons_rating", rev="e6a1c0f4b2d9")
     bad = {
-        revision_path("lessons_notes"): revision('op.add_column("lessons", sa.Column("notes", sa.Text()))', 'op.drop_column("lessons", "notes")', down=None),
+        revision_path("lessons_notes"): revision(
+            'op.add_column("lessons", sa.Column("notes", sa.Text()))', 'op.drop_column("lessons", "notes")', down=None
+        ),
         revision_path("lessons_rating", rev="e6a1c0f4b2d9"): revision(
-            'op.add_column("lessons", sa.Column("rating", sa.Integer()))', 'op.drop_column("lessons", "rating")', rev="e6a1c0f4b2d9", down="3f9c2a7d1b8"
+            'op.add_column("lessons", sa.Column("rating", sa.Integer()))',
+            'op.drop_column("lessons", "rating")',
+            rev="e6a1c0f4b2d9",
+            down="3f9c2a7d1b8",
         ),
     }
     good = MultipleHeads.good
@@ -212,13 +238,17 @@ class BrokenDownRevision(Rule):
     def check(self, ctx: CheckContext) -> Iterator[Violation]:
         for rf, parent in ctx.graph.missing_parents:
             yield Violation(
-                rf.rel, rf.lines.get("down_revision", 1), f"down_revision {parent!r} of revision {rf.label} names no known revision"
+                rf.rel,
+                rf.lines.get("down_revision", 1),
+                f"down_revision {parent!r} of revision {rf.label} names no known revision",
             )
         for rf in ctx.graph.by_id.values():
             for dep in rf.depends_on:
                 if dep not in ctx.graph.by_id and not any(dep in f.branch_labels for f in ctx.graph.by_id.values()):
                     yield Violation(
-                        rf.rel, rf.lines.get("depends_on", 1), f"depends_on {dep!r} of revision {rf.label} names no known revision"
+                        rf.rel,
+                        rf.lines.get("depends_on", 1),
+                        f"depends_on {dep!r} of revision {rf.label} names no known revision",
                     )
 
 
@@ -313,10 +343,14 @@ class PlaceholderRevisionId(Rule):
     fix = "Let Alembic generate the id (`alembic revision -m ...`), or use `uuid.uuid4().hex[-12:]`."
     example_path = revision_path("lessons_notes", rev="a1b2c3d4e5f6")
     bad = revision(
-        'op.add_column("lessons", sa.Column("notes", sa.Text()))', 'op.drop_column("lessons", "notes")', rev="a1b2c3d4e5f6"
+        'op.add_column("lessons", sa.Column("notes", sa.Text()))',
+        'op.drop_column("lessons", "notes")',
+        rev="a1b2c3d4e5f6",
     )
     good = revision(
-        'op.add_column("lessons", sa.Column("notes", sa.Text()))', 'op.drop_column("lessons", "notes")', rev="e6a1c0f4b2d9"
+        'op.add_column("lessons", sa.Column("notes", sa.Text()))',
+        'op.drop_column("lessons", "notes")',
+        rev="e6a1c0f4b2d9",
     )
 
     def check(self, ctx: CheckContext) -> Iterator[Violation]:
@@ -390,11 +424,11 @@ def concurrent_calls(fn: ast.FunctionDef) -> Iterator[tuple[ast.Call, str, bool]
                 what = _concurrent_sql(text) if text else None
                 if what:
                     yield node, what, inside
-        for child in ast.iter_child_nodes(node):
-            yield from visit(child, inside)
+        for sub_node in ast.iter_child_nodes(node):
+            yield from visit(sub_node, inside)
 
-    for stmt in fn.body:
-        yield from visit(stmt, False)
+    for body_stmt in fn.body:
+        yield from visit(body_stmt, False)
 
 
 class ConcurrentlyOutsideAutocommit(Rule):
@@ -459,4 +493,3 @@ class PythonSyntaxError(Rule):
     bad = revision('op.add_column("lessons", sa.Column("notes", sa.Text())', 'op.drop_column("lessons", "notes")')
     good = revision('op.add_column("lessons", sa.Column("notes", sa.Text()))', 'op.drop_column("lessons", "notes")')
     # Reported by the engine while reading the files; check() is not called.
-

@@ -103,14 +103,14 @@ class ChangingColumnType(Rule):
             node = stmt.node
             if isinstance(node, ast.CreateStmt):
                 for table, col, _ in column_defs(node):
-                    current[(table, col.colname)] = type_ref(col.typeName)
+                    current[(table, col.colname or "")] = type_ref(col.typeName)
             elif isinstance(node, ast.RenameStmt) and node.renameType == ObjectType.OBJECT_COLUMN and node.relation:
                 table = table_of(node.relation)
-                current[(table, node.newname)] = current.pop((table, node.subname or ""), None)
+                current[(table, node.newname or "")] = current.pop((table, node.subname or ""), None)
             elif isinstance(node, ast.AlterTableStmt):
                 for table, cmd in alter_cmds(node):
                     if cmd.subtype == AlterTableType.AT_AddColumn and isinstance(cmd.def_, ast.ColumnDef):
-                        current[(table, cmd.def_.colname)] = type_ref(cmd.def_.typeName)
+                        current[(table, cmd.def_.colname or "")] = type_ref(cmd.def_.typeName)
                     elif cmd.subtype == AlterTableType.AT_AlterColumnType and isinstance(cmd.def_, ast.ColumnDef):
                         column = cmd.name or ""
                         new = type_ref(cmd.def_.typeName)
@@ -119,9 +119,8 @@ class ChangingColumnType(Rule):
                         if id(stmt) not in changes or new is None or not is_existing(ctx, stmt, table):
                             continue
                         using = cmd.def_.raw_default
-                        if using is None or _plain_using(using, column):
-                            if is_safe_change(old, new):
-                                continue
+                        if (using is None or _plain_using(using, column)) and is_safe_change(old, new):
+                            continue
                         was = f"{old}" if old else "its current type"
                         yield Violation(
                             stmt.file,

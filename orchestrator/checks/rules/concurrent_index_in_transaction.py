@@ -30,9 +30,7 @@ class ConcurrentIndexInTransaction(Rule):
     )
     example_path = "api/sql/indexes/lessons_student.sql"
     bad = (
-        "BEGIN;\n"
-        "CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_lessons_student ON public.lessons (student_id);\n"
-        "COMMIT;\n"
+        "BEGIN;\nCREATE INDEX CONCURRENTLY IF NOT EXISTS ix_lessons_student ON public.lessons (student_id);\nCOMMIT;\n"
     )
     good = "CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_lessons_student ON public.lessons (student_id);\n"
 
@@ -43,9 +41,7 @@ class ConcurrentIndexInTransaction(Rule):
             node = stmt.node
             if isinstance(node, ast.IndexStmt) and node.concurrent:
                 what = f'CREATE INDEX CONCURRENTLY "{node.idxname or "(unnamed)"}" on {table_of(node.relation)}'
-            elif (
-                isinstance(node, ast.DropStmt) and node.concurrent and node.removeType == ObjectType.OBJECT_INDEX
-            ):
+            elif isinstance(node, ast.DropStmt) and node.concurrent and node.removeType == ObjectType.OBJECT_INDEX:
                 what = f"DROP INDEX CONCURRENTLY {', '.join(dotted_name(o) for o in node.objects or ())}"
             else:
                 continue

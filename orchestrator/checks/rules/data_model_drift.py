@@ -85,8 +85,8 @@ class DataModelDrift(Rule):
                 )
         for col in schema.columns:
             table = col.table.lower()
-            fields = entity_fields.get(table)
-            if fields is None:
+            named_fields = entity_fields.get(table)
+            if named_fields is None:
                 if col.added:  # a column added to a table the model does not mention at all
                     yield Violation(
                         col.stmt.file,
@@ -94,7 +94,7 @@ class DataModelDrift(Rule):
                         f"column {col.table}.{col.name} is added by the feature but the data model does not name it",
                     )
                 continue
-            if col.name.lower() not in fields and col.name.lower() not in IMPLICIT_COLUMNS:
+            if col.name.lower() not in named_fields and col.name.lower() not in IMPLICIT_COLUMNS:
                 yield Violation(
                     col.stmt.file,
                     col.stmt.line,

@@ -35,8 +35,7 @@ def _complete() -> dict[str, str]:
             "VALUES (1, '00000000-0000-0000-0000-000000000001', 'Flare earlier')\nON CONFLICT (id) DO NOTHING;\n"
         ),
         _TEST_FILE: (
-            "def test_student_reads_only_own_lesson_notes(db):\n"
-            "    assert db.as_user('b').count('lesson_notes') == 0\n"
+            "def test_student_reads_only_own_lesson_notes(db):\n    assert db.as_user('b').count('lesson_notes') == 0\n"
         ),
         _RUNBOOK: "# Runbook: lesson notes\n\n1. `alembic upgrade head` (no locks on existing tables).\n",
     }

@@ -92,7 +92,9 @@ class DropColumn(Rule):
                     known = copies(ctx)
                 column = cmd.name or ""
                 if any(
-                    table in c.tables and column in c.columns and (c.stmt.unit != stmt.unit or c.stmt.index < stmt.index)
+                    table in c.tables
+                    and column in c.columns
+                    and (c.stmt.unit != stmt.unit or c.stmt.index < stmt.index)
                     for c in known
                 ):
                     continue

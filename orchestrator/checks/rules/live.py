@@ -66,8 +66,8 @@ class ReupgradeFailed(_Live):
     summary = "upgrading again after the downgrade raises or gives a different schema"
     why = "A revision that cannot be re-applied after a rollback blocks the fixed release from deploying."
     fix = "Make upgrade() and downgrade() exact inverses (IF NOT EXISTS hides leftovers instead of removing them)."
-    bad = 'op.execute("CREATE TYPE proficiency_level AS ENUM (\'introduced\')")  # never dropped'
-    good = "op.execute(\"DROP TYPE IF EXISTS proficiency_level\")  # in downgrade()"
+    bad = "op.execute(\"CREATE TYPE proficiency_level AS ENUM ('introduced')\")  # never dropped"
+    good = 'op.execute("DROP TYPE IF EXISTS proficiency_level")  # in downgrade()'
 
 
 class SeedFailed(_Live):
@@ -141,7 +141,9 @@ class DeliveredTestsFailed(_Live):
 class LockOnExistingTable(_Live):
     id = LOCK_ON_EXISTING_TABLE
     severity = Severity.WARNING
-    summary = "a statement held ACCESS EXCLUSIVE (or SHARE) on an existing table; reported with the lock mode and how long"
+    summary = (
+        "a statement held ACCESS EXCLUSIVE (or SHARE) on an existing table; reported with the lock mode and how long"
+    )
     why = "Locks are observed per statement during the live upgrade; a strong lock on a table in use stalls the app."
     fix = "Use the non-blocking form (CONCURRENTLY, NOT VALID + VALIDATE) and set lock_timeout."
     bad = 'op.create_index("ix_lessons_student", "lessons", ["student_id"])'

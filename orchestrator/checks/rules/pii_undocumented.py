@@ -18,8 +18,14 @@ PII_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("email", r"e_?mail|e_?mail_address"),
         ("phone number", r"phone|phone_number|mobile|mobile_number|telephone|cell_phone|fax"),
         ("birth date", r"dob|birth_?date|date_of_birth|birthday"),
-        ("postal address", r"address|address_line_?\d*|street|street_address|postal_code|postcode|zip|zip_code|zipcode"),
-        ("national id", r"ssn|social_security_number|national_id|national_id_number|passport|passport_number|tax_id|tin|nin"),
+        (
+            "postal address",
+            r"address|address_line_?\d*|street|street_address|postal_code|postcode|zip|zip_code|zipcode",
+        ),
+        (
+            "national id",
+            r"ssn|social_security_number|national_id|national_id_number|passport|passport_number|tax_id|tin|nin",
+        ),
         ("IP address", r"ip|ip_address|ip_addr|inet_address"),
         ("person's name", r"first_name|last_name|full_name|surname|legal_name|given_name|family_name|maiden_name"),
     )

@@ -19,7 +19,7 @@ def typed_columns(ctx: CheckContext) -> Iterator[tuple[SqlStatement, str, str, T
         for table, col, _ in column_defs(stmt.node):
             tref = type_ref(col.typeName)
             if tref is not None:
-                yield stmt, table, col.colname, tref
+                yield stmt, table, col.colname or "", tref
         for table, cmd in alter_cmds(stmt.node):
             if cmd.subtype == AlterTableType.AT_AlterColumnType and isinstance(cmd.def_, ast.ColumnDef):
                 tref = type_ref(cmd.def_.typeName)
@@ -66,7 +66,7 @@ class PreferJsonb(Rule):
     def check(self, ctx: CheckContext) -> Iterator[Violation]:
         for stmt, table, column, tref in typed_columns(ctx):
             if tref.name == "json":
-                yield Violation(stmt.file, stmt.line, f'column {table}.{column} is json; use jsonb')
+                yield Violation(stmt.file, stmt.line, f"column {table}.{column} is json; use jsonb")
 
 
 class PreferTimestamptz(Rule):
@@ -79,7 +79,7 @@ class PreferTimestamptz(Rule):
         "different zones reads back as different times, and daylight-saving changes create duplicates and gaps. "
         "timestamptz stores an absolute instant (UTC) and converts on output; it costs the same 8 bytes."
     )
-    fix = 'Use timestamptz: sa.DateTime(timezone=True), or `recorded_at timestamptz`.'
+    fix = "Use timestamptz: sa.DateTime(timezone=True), or `recorded_at timestamptz`."
     example_path = revision_path("lesson_events")
     bad = revision(
         """

@@ -107,4 +107,3 @@ class RenameTable(Rule):
                 stmt.line,
                 f'existing table {table} is renamed to "{node.newname}"',
             )
-

@@ -86,15 +86,18 @@ def blocking_locks(node: object) -> list[tuple[str, str]]:
             return [(dotted_name(tuple(o)[:-1]), ACCESS_EXCLUSIVE) for o in node.objects or () if len(o) > 1]
     if isinstance(node, ast.TruncateStmt):
         return [(table_of(r), ACCESS_EXCLUSIVE) for r in node.relations or ()]
-    if isinstance(node, ast.RenameStmt) and node.relation is not None:
-        if node.renameType in (ObjectType.OBJECT_TABLE, ObjectType.OBJECT_COLUMN, ObjectType.OBJECT_TABCONSTRAINT):
-            return [(table_of(node.relation), ACCESS_EXCLUSIVE)]
+    if (
+        isinstance(node, ast.RenameStmt)
+        and node.relation is not None
+        and node.renameType in (ObjectType.OBJECT_TABLE, ObjectType.OBJECT_COLUMN, ObjectType.OBJECT_TABCONSTRAINT)
+    ):
+        return [(table_of(node.relation), ACCESS_EXCLUSIVE)]
     if isinstance(node, (ast.CreatePolicyStmt, ast.AlterPolicyStmt)) and node.table is not None:
         return [(table_of(node.table), ACCESS_EXCLUSIVE)]
     if isinstance(node, ast.CreateTrigStmt) and node.relation is not None:
         return [(table_of(node.relation), SHARE_ROW_EXCLUSIVE)]
     if isinstance(node, ast.LockStmt):
-        mode = _LOCK_MODES.get(int(node.mode))
+        mode = _LOCK_MODES.get(int(node.mode or 0))
         return [(table_of(r), mode) for r in node.relations or ()] if mode else []
     return []
 
@@ -160,4 +163,3 @@ class RequireLockTimeout(Rule):
                     f"{mode} lock on existing table {table} with no lock_timeout set {where}",
                 )
                 break
-

@@ -16,6 +16,7 @@ from orchestrator.checks.rules._sql import (
     dotted_name,
     facts,
     is_constant_true,
+    is_temp,
     table_of,
     upgrade_migrations,
 )
@@ -74,7 +75,7 @@ def rls_facts(ctx: CheckContext) -> RlsFacts:
     for stmt in upgrade_migrations(ctx, ast.CreateStmt, ast.AlterTableStmt, ast.CreatePolicyStmt, ast.DropStmt):
         node = stmt.node
         in_feature = id(stmt) in feature_ids
-        if isinstance(node, ast.CreateStmt) and in_feature and node.relation.relpersistence != "t":
+        if isinstance(node, ast.CreateStmt) and in_feature and not is_temp(node.relation):
             table = table_of(node.relation)
             out.created.setdefault(table, stmt)
             dropped.discard(table)
@@ -87,7 +88,7 @@ def rls_facts(ctx: CheckContext) -> RlsFacts:
         elif isinstance(node, ast.CreatePolicyStmt):
             policy = Policy(
                 stmt=stmt,
-                name=node.policy_name,
+                name=node.policy_name or "",
                 table=table_of(node.table),
                 command=(node.cmd_name or "all").lower(),
                 roles=role_names(node.roles),
@@ -144,7 +145,9 @@ class RlsNotEnabled(Rule):
     id = "rls-not-enabled"
     severity = Severity.ERROR
     family = "rls"
-    summary = "a table created in an exposed schema (public by default) with no `ENABLE ROW LEVEL SECURITY` in the feature"
+    summary = (
+        "a table created in an exposed schema (public by default) with no `ENABLE ROW LEVEL SECURITY` in the feature"
+    )
     why = (
         "Supabase serves every table of an exposed schema through its REST and GraphQL APIs to anyone holding the "
         "anon key, which ships inside the web app. Without row level security the table is readable and writable "
@@ -200,7 +203,9 @@ class RlsRoleCoverage(Rule):
     id = "rls-role-coverage"
     severity = Severity.WARNING
     family = "rls"
-    summary = "a new table lacks a policy for a role that the plan or config expects (anon, authenticated, service_role)"
+    summary = (
+        "a new table lacks a policy for a role that the plan or config expects (anon, authenticated, service_role)"
+    )
     why = (
         "Each expected role should get an explicit decision: a policy that opens what it may do, or one that "
         "says it may do nothing (USING (false)). A missing role is usually a forgotten case (the admin path, the "
@@ -369,9 +374,9 @@ def _grant_target(node: ast.GrantStmt) -> str:
         if isinstance(obj, ast.RangeVar):
             names.append(table_of(obj))
         elif isinstance(obj, ast.ObjectWithArgs):
-            names.append(".".join(n.sval for n in obj.objname or () if isinstance(n, ast.String)))
+            names.append(".".join(n.sval or "" for n in obj.objname or () if isinstance(n, ast.String)))
         elif isinstance(obj, ast.String):
-            names.append(obj.sval)
+            names.append(obj.sval or "")
     return ", ".join(names) or "default privileges"
 
 
@@ -410,9 +415,7 @@ class SecurityDefinerSearchPath(Rule):
         for stmt in statements_of_functions(ctx):
             node: ast.CreateFunctionStmt = stmt.node
             options = list(node.options or ())
-            definer = any(
-                o.defname == "security" and isinstance(o.arg, ast.Boolean) and o.arg.boolval for o in options
-            )
+            definer = any(o.defname == "security" and isinstance(o.arg, ast.Boolean) and o.arg.boolval for o in options)
             if not definer or any(_sets_search_path(o) for o in options):
                 continue
             name = _func_name(node.funcname)
@@ -437,7 +440,7 @@ def _sets_search_path(option: object) -> bool:
 
 
 def _func_name(names: object) -> str:
-    parts = [n.sval for n in names or () if isinstance(n, ast.String)]  # type: ignore[attr-defined]
+    parts = [n.sval or "" for n in names or () if isinstance(n, ast.String)]  # type: ignore[attr-defined]
     if len(parts) == 1:
         parts.insert(0, "public")
     return ".".join(parts)

@@ -8,7 +8,7 @@ from pglast import ast
 from pglast.enums import BoolExprType, OnConflictAction, SubLinkType
 
 from orchestrator.checks.model import CheckContext, FileKind, Origin, Rule, SqlStatement, Violation
-from orchestrator.checks.rules._sql import statements_of, table_of, walk
+from orchestrator.checks.rules._sql import is_temp, statements_of, table_of, walk
 from orchestrator.report import Severity
 
 SEED_PATH = "seeds/dev/lessons.sql"
@@ -26,9 +26,12 @@ def _guarded_by_not_exists(insert: ast.InsertStmt) -> bool:
     if not isinstance(select, ast.SelectStmt) or select.whereClause is None:
         return False
     for n in walk(select.whereClause):
-        if isinstance(n, ast.BoolExpr) and n.boolop == BoolExprType.NOT_EXPR:
-            if any(isinstance(a, ast.SubLink) and a.subLinkType == SubLinkType.EXISTS_SUBLINK for a in n.args or ()):
-                return True
+        if (
+            isinstance(n, ast.BoolExpr)
+            and n.boolop == BoolExprType.NOT_EXPR
+            and any(isinstance(a, ast.SubLink) and a.subLinkType == SubLinkType.EXISTS_SUBLINK for a in n.args or ())
+        ):
+            return True
     return False
 
 
@@ -84,7 +87,9 @@ class SeedNotIdempotent(Rule):
             if table in seen or _guarded_by_not_exists(node):
                 continue
             yield Violation(
-                stmt.file, stmt.line, f"INSERT into {table} has no ON CONFLICT DO NOTHING: a second run fails or duplicates"
+                stmt.file,
+                stmt.line,
+                f"INSERT into {table} has no ON CONFLICT DO NOTHING: a second run fails or duplicates",
             )
 
 
@@ -168,7 +173,7 @@ class SeedHasDdl(Rule):
     def check(self, ctx: CheckContext) -> Iterator[Violation]:
         for stmt in seed_statements(ctx, *_DDL):
             node = stmt.node
-            if isinstance(node, ast.CreateStmt) and node.relation.relpersistence == "t":
+            if isinstance(node, ast.CreateStmt) and is_temp(node.relation):
                 continue
             if isinstance(node, ast.DropStmt) and _drops_temp_only(ctx, stmt):
                 continue
@@ -180,7 +185,7 @@ def _drops_temp_only(ctx: CheckContext, stmt: SqlStatement) -> bool:
     temps = {
         table_of(s.node.relation)
         for s in ctx.unit_statements(stmt.unit)
-        if isinstance(s.node, ast.CreateStmt) and s.node.relation.relpersistence == "t"
+        if isinstance(s.node, ast.CreateStmt) and is_temp(s.node.relation)
     }
-    names = {".".join(n.sval for n in obj if isinstance(n, ast.String)) for obj in stmt.node.objects or ()}
+    names = {".".join(n.sval or "" for n in obj if isinstance(n, ast.String)) for obj in stmt.node.objects or ()}
     return bool(names) and all(f"public.{n}" in temps or n in temps for n in names)

@@ -49,11 +49,11 @@ def user_volatility(ctx: CheckContext) -> dict[str, str]:
     out: dict[str, str] = {}
     for stmt in statements_of(ctx, ast.CreateFunctionStmt):
         node: ast.CreateFunctionStmt = stmt.node
-        names = [n.sval for n in node.funcname or () if isinstance(n, ast.String)]
+        names = [n.sval or "" for n in node.funcname or () if isinstance(n, ast.String)]
         volatility = "volatile"
         for opt in node.options or ():
             if opt.defname == "volatility" and isinstance(opt.arg, ast.String):
-                volatility = opt.arg.sval
+                volatility = opt.arg.sval or volatility
         if names:
             out[names[-1].lower()] = volatility
     return out
