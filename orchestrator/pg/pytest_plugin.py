@@ -41,6 +41,11 @@ def open_test_server() -> PostgresServer:
         return open_server(None)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Suites that enable the plugin can mark their database tests without registering the marker themselves.
+    config.addinivalue_line("markers", "postgres: needs a real PostgreSQL (the pg_server fixture provides one)")
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PostgresServer]:
     """The session's PostgreSQL server; leftovers of dead test runs on this host are swept first."""

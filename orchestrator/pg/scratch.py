@@ -91,7 +91,8 @@ class ScratchDatabase:
         try:
             self.server.create_database(self.name, template=self.template)
         except BaseException:
-            self.drop()
+            with contextlib.suppress(Exception):  # keep the error that stopped the clone
+                self.drop()
             raise
         self._created = True
         return self
