@@ -573,7 +573,8 @@ def _field(name: str, type_text: str, notes: str) -> FieldSpec:
     if lowered_type.endswith("?"):  # TypeScript-style "string?" in some templates
         nullable, type_only = True, type_only.rstrip("?")
     unique = bool(re.search(r"\b(unique|uk|uq)\b(?!\s*\()", lowered)) and not primary
-    pii = bool(re.search(r"\bpii\b|\bpersonal(ly)?\b|\bgdpr\b|\bsensitive\b", lowered))
+    # "case-sensitive" is not PII; "sensitive personal data" is.
+    pii = bool(re.search(r"\bpii\b|\bpersonal(ly)?\b|\bgdpr\b|\bsensitive\s+(personal\s+)?data\b", lowered))
     references = None
     for ref in _REFERENCE.finditer(context):
         target = ref.group("target")

@@ -183,3 +183,17 @@ def test_heading_with_table_in_backticks_and_no_fields_elsewhere() -> None:
     entities = parse_data_model(text)
     assert [(e.name, e.table) for e in entities] == [("Bookings", "flight_bookings")]
     assert entities[0].fields[0].type == "tstzrange" and not entities[0].fields[0].nullable
+
+
+def test_pii_marks_and_nullability_words() -> None:
+    text = (
+        "### Contact\n\n| Field | Type | Notes |\n|---|---|---|\n"
+        "| handle | text | case-sensitive, NOT NULL |\n"
+        "| birth_date | date | sensitive personal data |\n"
+        "| nickname | text | optional |\n"
+        "| tags | text[] | |\n"
+    )
+    fields = {f.name: f for f in parse_data_model(text)[0].fields}
+    assert not fields["handle"].pii and not fields["handle"].nullable
+    assert fields["birth_date"].pii and fields["birth_date"].nullable
+    assert fields["nickname"].nullable and fields["tags"].type == "text[]"
