@@ -89,6 +89,14 @@ def test_open_server_with_url(pg_server: PostgresServer) -> None:
     assert pg_server.database_exists(pg_server.address.dbname)
 
 
+@pytest.mark.postgres
+def test_url_naming_a_missing_database_uses_the_maintenance_database(pg_server: PostgresServer) -> None:
+    missing = f"delegate_missing_{secrets.token_hex(4)}"
+    with open_server(pg_server.url_for(missing)) as server:
+        assert server.address.dbname == "postgres"
+        assert not server.database_exists(missing)
+
+
 def test_unreachable_url_is_input_error() -> None:
     port = _closed_port()
     with pytest.raises(InputError) as caught:

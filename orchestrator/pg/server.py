@@ -435,12 +435,21 @@ def open_server(database_url: str | None) -> PostgresServer:
         return start_throwaway_server()
     address = ServerAddress.parse(database_url)
     server = PostgresServer(address)
+    probe = (
+        "SELECT current_setting('server_version_num')::int, current_user, rolcreatedb OR rolsuper "
+        "FROM pg_roles WHERE rolname = current_user"
+    )
     try:
-        with server.admin_connection() as conn:
-            row = conn.execute(
-                "SELECT current_setting('server_version_num')::int, current_user, rolcreatedb OR rolsuper "
-                "FROM pg_roles WHERE rolname = current_user"
-            ).fetchone()
+        try:
+            with server.admin_connection() as conn:
+                row = conn.execute(probe).fetchone()
+        except InputError as exc:
+            # The URL names the server; its database may not exist yet (an app's own db): use `postgres` instead.
+            if address.dbname == "postgres" or f'database "{address.dbname}" does not exist' not in exc.message:
+                raise
+            server.address = address.with_dbname("postgres")
+            with server.admin_connection() as conn:
+                row = conn.execute(probe).fetchone()
         if row is None or not row[2]:
             who = row[1] if row else address.user
             raise InputError(
