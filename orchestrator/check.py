@@ -32,7 +32,7 @@ def run_check(options: CheckOptions, config: DelegateConfig | None = None) -> Ch
     if options.spec is not None and not _resolve_spec(repo, options.spec).is_dir():
         raise InputError(f"--spec {options.spec}: no such folder", "pass a feature folder such as specs/042-feature")
 
-    from orchestrator.checks.engine import apply_rule_settings, run_static
+    from orchestrator.checks.engine import apply_rule_settings, finding_order, run_static
 
     findings: list[Finding] = run_static(repo, cfg, options)
     report = CheckReport(findings=findings)
@@ -58,7 +58,7 @@ def run_check(options: CheckOptions, config: DelegateConfig | None = None) -> Ch
         report.findings.extend(live)
     # [tool.delegate.rules] severities and "off" apply to every finding, static and live alike.
     report.findings = apply_rule_settings(report.findings, cfg)
-    report.findings.sort(key=Finding.sort_key)
+    report.findings.sort(key=finding_order)
     return report
 
 

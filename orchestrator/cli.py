@@ -158,7 +158,8 @@ def _is_usage_error(exc: Exception) -> bool:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: maps every outcome to the documented exit codes; a person never sees a traceback."""
     try:
-        app(args=argv, prog_name="delegate", standalone_mode=False)
+        # Without standalone mode, click returns a command's typer.Exit code instead of raising it.
+        result = app(args=argv, prog_name="delegate", standalone_mode=False)
     except DelegateError as exc:
         err_console.print(Text("delegate: error: ", style="bold red") + Text(exc.message), highlight=False)
         if exc.hint:
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             highlight=False,
         )
         return INTERNAL_ERROR
-    return int(ExitCode.OK)
+    return result if isinstance(result, int) else int(ExitCode.OK)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,14 @@ ENGINE_RULES: dict[str, tuple[Severity, str]] = {
     ),
 }
 
+_RANK = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
+
+
+def finding_order(f: Finding) -> tuple[str, int, int, str]:
+    """Finding.sort_key's order, computed without its per-call enum lookups (tens of thousands of findings)."""
+    return (f.file or "", f.line or 0, _RANK[f.severity], f.rule)
+
+
 _TXN_OPEN = {"TRANS_STMT_BEGIN", "TRANS_STMT_START"}
 _TXN_CLOSE = {"TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK", "TRANS_STMT_PREPARE", "TRANS_STMT_COMMIT_PREPARED"}
 
@@ -119,7 +127,7 @@ class StatementBuilder:
     def report(self, rule: str, file: str | None, line: int | None, message: str) -> None:
         default, fix = ENGINE_RULES[rule]
         self.findings.append(
-            Finding.model_construct(
+            Finding(
                 rule=rule, severity=self.severities.get(rule, default), file=file, line=line, message=message, fix=fix
             )
         )
@@ -358,6 +366,7 @@ def prepare(repo: Path, cfg: DelegateConfig, options: CheckOptions, rules: list[
     from orchestrator.revisions import RevisionGraph
 
     graph = RevisionGraph(revision_files)
+    spec = _load_spec(repo, options)
     ctx = CheckContext(
         repo=repo,
         config=cfg,
@@ -366,9 +375,9 @@ def prepare(repo: Path, cfg: DelegateConfig, options: CheckOptions, rules: list[
         graph=graph,
         sql_files=dict(inputs.sql_files),
         texts=builder.texts,
-        spec=_load_spec(repo, options),
+        spec=spec,
         unanalysable=builder.unanalysable,
-        feature_revisions=_feature_revisions(repo, cfg, graph, options),
+        feature_revisions=_feature_revisions(repo, cfg, graph, options, spec),
     )
     suppressions = [s for rel, text in builder.texts.items() for s in find_suppressions(rel, text)]
     index = SuppressionIndex(suppressions)
@@ -397,7 +406,7 @@ def run_static(repo: Path, cfg: DelegateConfig, options: CheckOptions) -> list[F
             continue
         findings.extend(_run_rule(rule, prepared.context, prepared.suppressions))
     findings = apply_rule_settings(findings, cfg)
-    findings.sort(key=Finding.sort_key)
+    findings.sort(key=finding_order)
     return findings
 
 
@@ -421,7 +430,7 @@ def _run_rule(rule: Rule, ctx: CheckContext, index: SuppressionIndex) -> list[Fi
         if index.silences(rule.id, v.file, v.line):
             continue
         out.append(
-            Finding.model_construct(
+            Finding(
                 rule=rule.id, severity=rule.severity, file=v.file, line=v.line, message=v.message, fix=v.fix or rule.fix
             )
         )
@@ -507,21 +516,18 @@ def _render(
 def _load_spec(repo: Path, options: CheckOptions) -> Any:
     if options.spec is None:
         return None
-    try:
-        from orchestrator.spec import load_feature
-    except ImportError:
-        return None
+    from orchestrator.spec import load_feature
+
     return load_feature(_resolve_spec(repo, options.spec))
 
 
-def _feature_revisions(repo: Path, cfg: DelegateConfig, graph: Any, options: CheckOptions) -> set[str] | None:
+def _feature_revisions(
+    repo: Path, cfg: DelegateConfig, graph: Any, options: CheckOptions, spec: Any
+) -> set[str] | None:
     """In repo mode with --spec/--since, the revisions the feature adds; otherwise None (everything counts)."""
     if options.paths or (options.spec is None and options.since is None):
         return None
-    try:
-        from orchestrator.feature import select_revisions
-    except ImportError:
-        return None
-    spec = _resolve_spec(repo, options.spec) if options.spec is not None else None
+    from orchestrator.feature import select_revisions
+
     selection = select_revisions(repo, cfg, graph, since=options.since, spec=spec)
     return set(selection.under_test)

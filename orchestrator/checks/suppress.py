@@ -20,6 +20,7 @@ class Suppression:
     line: int
     rules: frozenset[str]
     reason: str | None
+    standalone: bool = True  # the comment is alone on its line (so it speaks about the line below)
 
 
 def find_suppressions(rel: str, text: str) -> list[Suppression]:
@@ -33,25 +34,27 @@ def find_suppressions(rel: str, text: str) -> list[Suppression]:
         m = _COMMENT.search(line)
         if m:
             rules = frozenset(r.strip() for r in m.group("rules").split(","))
-            found.append(Suppression(rel, number, rules, m.group("reason")))
+            standalone = not line[: m.start()].strip()
+            found.append(Suppression(rel, number, rules, m.group("reason"), standalone))
     return found
 
 
 class SuppressionIndex:
     """Which rules are silenced on which line of which file.
 
-    A comment silences its own line and the line below it; when it sits on a statement (any line the statement
-    spans, or the line directly above its first line), it silences every line of that statement.
+    A comment silences its own line, and, when it stands alone on its line, the line below it. When it sits on a
+    statement (on any line the statement spans, or alone on the line directly above it), it silences every line
+    of that statement. A comment at the end of a line of code never reaches the next line.
     """
 
     def __init__(self, suppressions: Iterable[Suppression]) -> None:
         self.by_file: dict[str, dict[int, set[str]]] = {}
-        self.comments: dict[str, dict[int, frozenset[str]]] = {}
+        self.comments: dict[str, dict[int, Suppression]] = {}
         for s in suppressions:
             lines = self.by_file.setdefault(s.file, {})
-            for line in (s.line, s.line + 1):
+            for line in (s.line, s.line + 1) if s.standalone else (s.line,):
                 lines.setdefault(line, set()).update(s.rules)
-            self.comments.setdefault(s.file, {})[s.line] = s.rules
+            self.comments.setdefault(s.file, {})[s.line] = s
 
     def attach(self, spans: Iterable[tuple[SqlStatement, int, int]]) -> None:
         """Fill each statement's `suppressed` and extend the silenced lines to the statements' whole spans.
@@ -63,9 +66,12 @@ class SuppressionIndex:
             if not comments:
                 continue
             rules: set[str] = set()
-            for line in range(first - 1, last + 1):
+            above = comments.get(first - 1)
+            if above is not None and above.standalone:
+                rules.update(above.rules)
+            for line in range(first, last + 1):
                 if line in comments:
-                    rules.update(comments[line])
+                    rules.update(comments[line].rules)
             if rules:
                 stmt.suppressed = stmt.suppressed | rules
                 lines = self.by_file[stmt.file]
