@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -219,6 +220,10 @@ class Facts:
     by_type: dict[type, list[SqlStatement]] = field(default_factory=dict)
     # upgrade statements of the feature, in context order
     feature: list[SqlStatement] = field(default_factory=list)
+    # policy files that belong to other features (see foreign_policy_files)
+    foreign_files: set[str] = field(default_factory=set)
+    # id(statement) -> its position in ctx.statements
+    position: dict[int, int] = field(default_factory=dict)
 
 
 def feature_revisions(ctx: CheckContext) -> set[str] | None:
@@ -238,7 +243,8 @@ def facts(ctx: CheckContext) -> Facts:
     result = Facts()
     revisions = feature_revisions(ctx)
     by_type: dict[type, list[SqlStatement]] = defaultdict(list)
-    for stmt in ctx.statements:
+    for position, stmt in enumerate(ctx.statements):
+        result.position[id(stmt)] = position
         by_type[type(stmt.node)].append(stmt)
         key = (stmt.unit, stmt.direction)
         table = created_table(stmt.node)
@@ -262,8 +268,32 @@ def facts(ctx: CheckContext) -> Facts:
         if stmt.direction != "downgrade" and in_feature(stmt, revisions):
             result.feature.append(stmt)
     result.by_type = dict(by_type)
+    if revisions is not None:
+        result.foreign_files = foreign_policy_files(ctx, result.feature_created)
+        result.feature = [s for s in result.feature if s.file not in result.foreign_files]
     ctx.__dict__[_CACHE_ATTR] = result
     return result
+
+
+def foreign_policy_files(ctx: CheckContext, feature_tables: set[str]) -> set[str]:
+    """Policy files of earlier features: they name none of the feature's new tables, nor its number or slug.
+
+    Policy SQL mirrors what each feature's revision executed; judging an old file against the tables of a later
+    feature would report the same (long deployed) statements again in every feature's check.
+    """
+    spec = ctx.spec
+    marks = [m.lower() for m in (getattr(spec, "number", ""), getattr(spec, "slug", "")) if m]
+    touching: dict[str, bool] = {}
+    for stmt in ctx.statements:
+        if stmt.kind is not FileKind.POLICY or touching.get(stmt.file):
+            continue
+        touching[stmt.file] = bool(relations(stmt.node) & feature_tables)
+    foreign = set()
+    for file, touches in touching.items():
+        name = file.rsplit("/", 1)[-1].lower()
+        if not touches and not any(re.search(rf"(?<![0-9a-z]){re.escape(m)}(?![0-9a-z])", name) for m in marks):
+            foreign.add(file)
+    return foreign
 
 
 def statements_of(ctx: CheckContext, *types: type) -> list[SqlStatement]:
@@ -272,15 +302,15 @@ def statements_of(ctx: CheckContext, *types: type) -> list[SqlStatement]:
     if len(types) == 1:
         return f.by_type.get(types[0], [])
     out = [s for t in types for s in f.by_type.get(t, [])]
-    order = {id(s): i for i, s in enumerate(ctx.statements)} if len(types) > 1 else {}
-    out.sort(key=lambda s: order[id(s)])
+    out.sort(key=lambda s: f.position[id(s)])
     return out
 
 
 def upgrade_migrations(ctx: CheckContext, *types: type) -> Iterator[SqlStatement]:
     """Upgrade statements of migrations (revisions, .sql, policies; not seeds) of the given node types."""
+    foreign = facts(ctx).foreign_files
     for stmt in statements_of(ctx, *types):
-        if stmt.direction != "downgrade" and stmt.kind in MIGRATION_KINDS:
+        if stmt.direction != "downgrade" and stmt.kind in MIGRATION_KINDS and stmt.file not in foreign:
             yield stmt
 
 
