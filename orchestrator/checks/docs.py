@@ -115,15 +115,25 @@ def write_rule_docs(folder: Path) -> list[Path]:
 
 
 def print_rules() -> None:
-    """`delegate rules`: one line per rule."""
+    """`delegate rules`: one line per rule (a table on a terminal, aligned plain text when piped)."""
+    rules = catalogue()
+    rows = [(r.id, r.severity.value, r.family, r.summary.replace("`", "")) for r in rules]
+    if not sys.stdout.isatty():
+        widths = [max(len(row[i]) for row in rows) if rows else 0 for i in range(3)]
+        for row in rows:
+            sys.stdout.write(
+                "  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)) + "  " + row[3] + "\n"
+            )
+        return
     from rich.console import Console
     from rich.table import Table
 
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("id", "severity", "family", "fires on"):
-        table.add_column(column, overflow="fold")
-    for r in catalogue():
-        table.add_row(r.id, r.severity.value, r.family, r.summary.replace("`", ""))
+    for column in ("id", "severity", "family"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("fires on", overflow="fold")
+    for row in rows:
+        table.add_row(*row)
     Console(highlight=False).print(table)
 
 
