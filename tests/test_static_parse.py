@@ -110,3 +110,24 @@ def test_syntax_error_offsets_point_at_the_bad_token() -> None:
     assert len(errors) == 1
     assert LineIndex(text).line(errors[0].offset) == 3
     assert text[errors[0].offset] == "y"
+
+
+def test_fast_parse_equals_pglast_on_every_sql_example_of_the_project() -> None:
+    from pathlib import Path
+
+    from orchestrator.checks.docs import catalogue
+
+    texts = [p.read_text(encoding="utf-8") for p in (Path(__file__).parent.parent / "examples").rglob("*.sql")]
+    for rule in catalogue():
+        for example in (rule.bad, rule.good):
+            files = {rule.example_path: example} if isinstance(example, str) else example
+            texts.extend(text for path, text in files.items() if path.endswith(".sql"))
+    checked = 0
+    for text in texts:
+        try:
+            slow = parse_raw(text, fast=False)
+        except Exception:  # noqa: BLE001 - examples of sql-syntax-error are meant not to parse
+            continue
+        same_tree(parse_raw(text, fast=True), slow)
+        checked += 1
+    assert checked > 20
