@@ -129,7 +129,8 @@ def build_context(
 
 
 def run_rule(rule_id: str, files: dict[str, str] | str, **kwargs: Any) -> list[Violation]:
+    """A string is one .sql migration file (api/sql/migration.sql unless `path` says otherwise)."""
     rule = get_rule(rule_id)
     if isinstance(files, str):
-        kwargs.setdefault("path", rule.example_path)
+        kwargs.setdefault("path", "api/sql/migration.sql")
     return list(rule.check(build_context(files, **kwargs)))

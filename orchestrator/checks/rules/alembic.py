@@ -314,7 +314,8 @@ def placeholder_reason(rev: str, numeric_convention: bool) -> str | None:
         return "a well-known placeholder"
     if len(set(value)) == 1:
         return "one repeated character"
-    if value.isdigit():
+    if value.isdigit() and len(value) < 8:
+        # 0001, 042: typed by hand. Twelve random hex digits are all decimal digits in 0.4% of real ids.
         return None if numeric_convention else "a hand-numbered id"
     if any(word in value for word in _HEXSPEAK):
         return "a hex word"

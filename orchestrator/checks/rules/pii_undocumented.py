@@ -16,6 +16,7 @@ PII_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(rf"^(?:[a-z0-9]+_)*(?:{words})$"))
     for kind, words in (
         ("email", r"e_?mail|e_?mail_address"),
+        ("IP address", r"ip|ip_address|ip_addr|inet_address"),
         ("phone number", r"phone|phone_number|mobile|mobile_number|telephone|cell_phone|fax"),
         ("birth date", r"dob|birth_?date|date_of_birth|birthday"),
         (
@@ -26,7 +27,6 @@ PII_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             "national id",
             r"ssn|social_security_number|national_id|national_id_number|passport|passport_number|tax_id|tin|nin",
         ),
-        ("IP address", r"ip|ip_address|ip_addr|inet_address"),
         ("person's name", r"first_name|last_name|full_name|surname|legal_name|given_name|family_name|maiden_name"),
     )
 )

@@ -1,0 +1,172 @@
+"""Alembic revision-file rules: functions, ids, the revision graph and autocommit blocks, from the Python AST."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from test_rules_helpers import run_rule
+
+from orchestrator.checks.rules.alembic import placeholder_reason
+from orchestrator.config import DelegateConfig
+
+VERSIONS = "api/alembic/versions"
+
+
+def revision_file(
+    rev: str,
+    down: str | tuple[str, ...] | None,
+    up: str = "pass",
+    down_body: str = 'op.execute("SELECT 1")',
+    extra: str = "",
+) -> str:
+    up_body = "\n".join(f"    {line}" for line in up.strip().splitlines())
+    dn_body = "\n".join(f"    {line}" for line in down_body.strip().splitlines())
+    return (
+        f'"""rev {rev}"""\nfrom alembic import op\n\nrevision = {rev!r}\ndown_revision = {down!r}\n{extra}\n\n'
+        f"def upgrade() -> None:\n{up_body}\n\n\ndef downgrade() -> None:\n{dn_body}\n"
+    )
+
+
+def history(*revs: tuple[str, str | tuple[str, ...] | None]) -> dict[str, str]:
+    return {f"{VERSIONS}/{rev}_x.py": revision_file(rev, down) for rev, down in revs}
+
+
+def test_missing_functions() -> None:
+    text = '"""x"""\nrevision = "3f9c2a7d1b84"\ndown_revision = None\n'
+    files = {f"{VERSIONS}/a.py": text}
+    assert len(run_rule("missing-upgrade", files)) == 1
+    assert len(run_rule("missing-downgrade", files)) == 1
+    helper = {f"{VERSIONS}/_helpers.py": "def make_policy(name):\n    return name\n"}
+    assert run_rule("missing-upgrade", helper) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "fires"),
+    [
+        ("pass", True),
+        ("...", True),
+        ('"""Nothing to undo."""', True),
+        ('"""Irreversible."""\nraise NotImplementedError("cannot undo")', True),
+        ('op.drop_column("lessons", "notes")', False),
+        ("if True:\n    pass", False),
+    ],
+)
+def test_empty_downgrade(body: str, fires: bool) -> None:
+    files = {f"{VERSIONS}/a.py": revision_file("3f9c2a7d1b84", None, down_body=body)}
+    assert bool(run_rule("empty-downgrade", files)) is fires
+
+
+def test_empty_downgrade_respects_irreversible_revisions() -> None:
+    files = {f"{VERSIONS}/a.py": revision_file("3f9c2a7d1b84", None, down_body="pass")}
+    cfg = DelegateConfig(irreversible_revisions=["3f9c2a7d1b84"])
+    assert run_rule("empty-downgrade", files, config=cfg) == []
+
+
+def test_duplicate_revision_reports_the_second_file_naming_the_first() -> None:
+    files = {
+        f"{VERSIONS}/a.py": revision_file("3f9c2a7d1b84", None),
+        f"{VERSIONS}/b.py": revision_file("3f9c2a7d1b84", None),
+    }
+    [v] = run_rule("duplicate-revision", files)
+    assert v.file == f"{VERSIONS}/b.py" and f"{VERSIONS}/a.py" in v.message and v.line == 4
+
+
+def test_multiple_heads_on_each_sibling() -> None:
+    files = history(("3f9c2a7d1b84", None), ("e6a1c0f4b2d9", "3f9c2a7d1b84"), ("27c6a30d7c24", "3f9c2a7d1b84"))
+    found = run_rule("multiple-heads", files)
+    assert sorted(v.file for v in found) == [f"{VERSIONS}/27c6a30d7c24_x.py", f"{VERSIONS}/e6a1c0f4b2d9_x.py"]
+    assert all("2 heads" in v.message and v.line == 5 for v in found)
+    assert "e6a1c0f4b2d9" in next(v.message for v in found if v.file.startswith(f"{VERSIONS}/27c6"))
+
+
+def test_merged_branches_are_one_head() -> None:
+    files = history(
+        ("3f9c2a7d1b84", None),
+        ("e6a1c0f4b2d9", "3f9c2a7d1b84"),
+        ("27c6a30d7c24", "3f9c2a7d1b84"),
+        ("9b1e04c2d7a3", ("e6a1c0f4b2d9", "27c6a30d7c24")),
+    )
+    assert run_rule("multiple-heads", files) == []
+
+
+def test_two_bases_are_two_heads() -> None:
+    files = history(("3f9c2a7d1b84", None), ("e6a1c0f4b2d9", None))
+    assert len(run_rule("multiple-heads", files)) == 2
+
+
+def test_broken_down_revision() -> None:
+    files = history(("3f9c2a7d1b84", None), ("e6a1c0f4b2d9", "3f9c2a7d1b8"))
+    [v] = run_rule("broken-down-revision", files)
+    assert v.file.startswith(f"{VERSIONS}/e6a1") and "'3f9c2a7d1b8'" in v.message
+
+
+@pytest.mark.parametrize(
+    "rev",
+    [
+        "a1b2c3d4e5f6",
+        "abc123",
+        "0001",
+        "123456789abc",
+        "deadbeef",
+        "000000000000",
+        "abcdef012345",
+        "aaaaaaaaaaaa",
+        "abababababab",
+        "fedcba987654",
+        "1234abcd5678",
+        "c0ffee000001",
+    ],
+)
+def test_placeholder_ids(rev: str) -> None:
+    assert placeholder_reason(rev, numeric_convention=False) is not None
+
+
+@pytest.mark.parametrize(
+    "rev", ["3f9c2a7d1b84", "e6a1c0f4b2d9", "27c6a30d7c24", "b7e41d09c5a2", "9b1e04c2d7a3", "20240301_add_lessons"]
+)
+def test_real_ids_pass(rev: str) -> None:
+    assert placeholder_reason(rev, numeric_convention=False) is None
+
+
+def test_random_ids_rarely_look_invented() -> None:
+    rng = random.Random(7)
+    ids = [f"{rng.getrandbits(48):012x}" for _ in range(20000)]
+    flagged = [i for i in ids if placeholder_reason(i, numeric_convention=False)]
+    assert len(flagged) / len(ids) < 0.002, flagged[:10]
+
+
+def test_numeric_ids_are_a_convention_when_every_revision_uses_them() -> None:
+    files = history(("0001", None), ("0002", "0001"))
+    assert run_rule("placeholder-revision-id", files) == []
+    files = history(("0001", None), ("e6a1c0f4b2d9", "0001"))
+    [v] = run_rule("placeholder-revision-id", files)
+    assert "'0001'" in v.message and v.line == 4
+
+
+@pytest.mark.parametrize(
+    ("up", "fires"),
+    [
+        ('op.create_index("ix", "lessons", ["a"], postgresql_concurrently=True)', True),
+        ('op.execute("CREATE INDEX CONCURRENTLY ix ON lessons (a)")', True),
+        ('op.execute(sa.text("DROP INDEX CONCURRENTLY IF EXISTS ix"))', True),
+        ('op.execute("REINDEX INDEX CONCURRENTLY ix")', True),
+        (
+            'with op.get_context().autocommit_block():\n    op.create_index("ix", "lessons", ["a"], postgresql_concurrently=True)',
+            False,
+        ),
+        (
+            'with op.get_context().autocommit_block():\n    op.execute("CREATE INDEX CONCURRENTLY ix ON lessons (a)")',
+            False,
+        ),
+        ('op.create_index("ix", "lessons", ["a"], postgresql_concurrently=False)', False),
+        ('op.execute("REFRESH MATERIALIZED VIEW CONCURRENTLY mv")', False),
+        ('op.create_index("ix", "lessons", ["a"])', False),
+    ],
+)
+def test_concurrently_outside_autocommit(up: str, fires: bool) -> None:
+    files = {f"{VERSIONS}/a.py": revision_file("3f9c2a7d1b84", None, up=up)}
+    found = run_rule("concurrently-outside-autocommit", files)
+    assert bool(found) is fires
+    if fires:
+        assert found[0].line == 9 and "upgrade()" in found[0].message
