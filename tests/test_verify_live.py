@@ -337,3 +337,20 @@ def test_a_database_dropped_mid_run_is_bad_input_naming_the_cause(tmp_path: Path
     repo = make_repo(tmp_path, tests=DROPPING_TEST)
     with pytest.raises(InputError, match="dropped by someone else|went away during"):
         check(repo, pg_server)
+
+
+def test_the_example_with_the_042_solution_is_clean(tmp_path: Path, pg_server: PostgresServer) -> None:
+    from helpers_example import BASE_REVISION, SOLUTION_REVISION, make_example_repo
+
+    from orchestrator.config import load_config
+
+    repo = make_example_repo(tmp_path, with_solution=True)
+    options = CheckOptions(repo=repo, database_url=pg_server.admin_url)
+    verification, findings = run_live(repo, load_config(repo), options)
+    assert verification.revisions == [SOLUTION_REVISION] and verification.base_revision == BASE_REVISION
+    assert [f for f in findings if f.severity == "error"] == []
+    statuses = {s.name: s.status for s in verification.steps}
+    assert statuses["upgrade"] is StepStatus.PASSED and statuses["downgrade"] is StepStatus.PASSED
+    assert statuses["delivered tests"] is StepStatus.PASSED and statuses["models"] is StepStatus.PASSED
+    assert statuses["seeds"] is StepStatus.PASSED and statuses["rls matrix"] is StepStatus.PASSED
+    assert {c.table for c in verification.rls_matrix} >= {"public.student_progress"}

@@ -6,10 +6,10 @@ import contextlib
 import hashlib
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
 
@@ -20,11 +20,11 @@ from orchestrator.pg import SUPABASE_EMULATION_VERSION, PostgresServer, ScratchD
 from orchestrator.report import Finding, RevisionRun, Severity, StepStatus, Verification, VerificationStep
 from orchestrator.revisions import RevisionGraph
 from orchestrator.verify.alembic_env import AlembicProject, AlembicRun
-from orchestrator.verify.delivered import run_delivered_tests
+from orchestrator.verify.delivered import DeliveredTests, run_delivered_tests
 from orchestrator.verify.explain import explain_patterns
 from orchestrator.verify.fingerprint import SchemaFingerprint
-from orchestrator.verify.locks import BLOCKING_MODES, mode_words, split_offline_sql, trace_locks
-from orchestrator.verify.models_drift import compare_models, models_module_file
+from orchestrator.verify.locks import BLOCKING_MODES, LockTrace, mode_words, split_offline_sql, trace_locks
+from orchestrator.verify.models_drift import ModelsComparison, compare_models, models_module_file
 from orchestrator.verify.rls import RlsMatrix, table_has_rls
 from orchestrator.verify.rows import RowError, RowSynthesizer
 from orchestrator.verify.seeds import run_seeds_twice, seed_files
@@ -32,6 +32,7 @@ from orchestrator.verify.seeds import run_seeds_twice, seed_files
 if TYPE_CHECKING:
     from orchestrator.check import CheckOptions
 
+T = TypeVar("T")
 TEMPLATE_FORMAT = "1"  # bump when what a base template holds changes
 
 
@@ -77,6 +78,14 @@ class LiveRun:
         self.selection: RevisionSelection = select_revisions(
             self.repo, cfg, self.graph, since=options.since, spec=self.spec
         )
+        self.spec_folder: Path | None = _spec_folder(self.repo, options.spec)
+        if self.spec is None:
+            # No --spec: the one feature folder the branch touches still tells public-read tables and query patterns.
+            self.spec_folder = _touched_spec_folder(self.repo, cfg)
+            try:
+                self.spec = _load_spec(self.repo, self.spec_folder)
+            except DelegateError:  # a folder we guessed at is no reason to stop; --spec would make it one
+                self.spec, self.spec_folder = None, None
         self.verification = Verification(
             base_revision=", ".join(self.selection.base) or None,
             revisions=self.selection.under_test,
@@ -112,7 +121,8 @@ class LiveRun:
         self.findings.append(Finding(rule=rule, severity=severity, file=file, line=line, message=message, fix=fix))
 
     @contextlib.contextmanager
-    def step(self, name: str) -> Iterator[VerificationStep]:
+    def step(self, name: str, seconds: float | None = None) -> Iterator[VerificationStep]:
+        """Record a step; `seconds` is its own duration when its work ran earlier, beside other steps."""
         record = VerificationStep(name=name, status=StepStatus.PASSED)
         before = len(self.findings)
         started = time.perf_counter()
@@ -120,7 +130,7 @@ class LiveRun:
         try:
             yield record
         finally:
-            record.seconds = round(time.perf_counter() - started, 3)
+            record.seconds = round(time.perf_counter() - started if seconds is None else seconds, 3)
             new = self.findings[before:]
             if record.status is StepStatus.PASSED:
                 if any(f.severity is Severity.ERROR for f in new):
@@ -239,9 +249,19 @@ class LiveRun:
         self._round_trip(url)
         self._seeds(url)
         self._rls(url)
-        self._delivered_tests(url)
-        self._locks(server, template)
-        self._models(url)
+        # Three independent pieces of work, two of them subprocesses: run them side by side, report them in order.
+        tests_dir = (self.repo / self.cfg.tests_dir).resolve()
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            tests = pool.submit(_timed, run_delivered_tests, self.project, tests_dir, url)
+            locks = pool.submit(_timed, self._trace_locks, server, template)
+            models = (
+                pool.submit(_timed, compare_models, self.project, self.cfg.models, sqlalchemy_form(url))
+                if self.cfg.models and models_module_file(self.project, self.cfg.models)
+                else None
+            )
+            self._delivered_tests(*tests.result())
+            self._locks(*locks.result())
+            self._models(*(models.result() if models else (None, 0.0)))
         self._explain(url)
         self.verification.revision_runs = list(self.runs.values())
 
@@ -358,7 +378,8 @@ class LiveRun:
                 for cell in cells:
                     if cell.observed == "allow" and cell.expected == "deny":
                         grouped.setdefault(("rls-leak", cell.table, cell.actor), []).append(cell.action)
-                    elif cell.observed == "deny" and cell.expected == "allow":
+                    elif cell.observed == "deny" and cell.expected == "allow" and cell.action != "delete_own":
+                        # Many apps forbid deleting on purpose (soft deletes, history): shown in the matrix only.
                         grouped.setdefault(("rls-overblock", cell.table, cell.actor), []).append(cell.action)
                 policy_files = sorted((self.repo / self.cfg.policies_dir).rglob("*.sql"))
                 for (rule, table, actor), actions in grouped.items():
@@ -392,15 +413,13 @@ class LiveRun:
                     )
                 record.detail = f"{len(tables)} table(s), {len(cells)} cells"
 
-    def _delivered_tests(self, url: str) -> None:
+    def _delivered_tests(self, outcome: DeliveredTests, seconds: float) -> None:
         tests_dir = (self.repo / self.cfg.tests_dir).resolve()
-        outcome = run_delivered_tests(self.project, tests_dir, url)
         if not outcome.ran:
             self.skip("delivered tests", outcome.note)
             return
-        with self.step("delivered tests") as record:
+        with self.step("delivered tests", seconds) as record:
             assert outcome.process is not None
-            record.seconds = round(outcome.process.seconds, 3)
             if outcome.failures:
                 names = ", ".join(f.name for f in outcome.failures[:10])
                 more = f" and {len(outcome.failures) - 10} more" if len(outcome.failures) > 10 else ""
@@ -421,26 +440,24 @@ class LiveRun:
                 )
             record.detail = f"{outcome.passed} passed, {len(outcome.failures)} failed"
 
-    def _locks(self, server: PostgresServer, template: str) -> None:
+    def _trace_locks(self, server: PostgresServer, template: str) -> LockTrace | str:
+        """The lock trace of the offline upgrade SQL on a fresh clone of the base, or why there is none."""
         render = self.rendering.result() if self.rendering is not None else None
         if render is None:
-            self.skip("locks", "offline rendering needs one base and one head")
+            return "offline rendering needs one base and one head"
+        if not render.ok:
+            return f"offline rendering failed: {render.error_tail(2)}"
+        with ScratchDatabase(server, template=template) as db, psycopg.connect(db.url, autocommit=True) as conn:
+            notes = self._fill_base(conn, self.options.rows) if self.options.rows else []
+            trace = trace_locks(conn, split_offline_sql(render.process.stdout))
+        trace.notes = notes + trace.notes
+        return trace
+
+    def _locks(self, trace: LockTrace | str, seconds: float) -> None:
+        if isinstance(trace, str):
+            self.skip("locks", trace)
             return
-        with self.step("locks") as record:
-            db = ScratchDatabase(server, template=template)
-            db.__enter__()
-            try:
-                if not render.ok:
-                    record.status = StepStatus.SKIPPED
-                    record.detail = f"offline rendering failed: {render.error_tail(2)}"
-                    return
-                with psycopg.connect(db.url, autocommit=True) as conn:
-                    if self.options.rows:
-                        self._fill_base(conn, self.options.rows)
-                    trace = trace_locks(conn, split_offline_sql(render.process.stdout))
-            finally:
-                with contextlib.suppress(Exception):
-                    db.drop()
+        with self.step("locks", seconds) as record:
             self.verification.locks = trace.locks
             self.verification.notes += trace.notes
             if trace.failed:
@@ -469,12 +486,13 @@ class LiveRun:
                 f", base filled with {self.options.rows} rows per table" if self.options.rows else ""
             )
 
-    def _fill_base(self, conn: psycopg.Connection[Any], rows: int) -> None:
+    def _fill_base(self, conn: psycopg.Connection[Any], rows: int) -> list[str]:
         synth = RowSynthesizer(conn, self.cfg.owner_columns)
         assert self.base_fp is not None
         pending = [t for t in self.base_fp.tables() if t.split(".")[0] in self.cfg.exposed_schemas]
         pending.append("auth.users")
         done: set[str] = set()
+        notes: list[str] = []
         while pending:
             ready = [
                 t for t in pending if all(fk.table in done or fk.table == t for fk in synth.describe(t).foreign_keys)
@@ -485,15 +503,15 @@ class LiveRun:
                 try:
                     synth.fill(table, rows)
                 except RowError as exc:
-                    self.verification.notes.append(f"--rows: {exc}")
+                    notes.append(f"--rows: {exc}")
+        return notes
 
-    def _models(self, url: str) -> None:
+    def _models(self, comparison: ModelsComparison | None, seconds: float) -> None:
         target = self.cfg.models
-        if not target or models_module_file(self.project, target) is None:
+        if comparison is None or not target:
             self.skip("models", "no SQLAlchemy models module" + (f" {target.partition(':')[0]}" if target else ""))
             return
-        with self.step("models") as record:
-            comparison = compare_models(self.project, target, sqlalchemy_form(url))
+        with self.step("models", seconds) as record:
             module_file = models_module_file(self.project, target)
             rel = self.project.rel(module_file) if module_file else None
             if comparison.import_error:
@@ -521,7 +539,7 @@ class LiveRun:
             summaries, notes = explain_patterns(conn, patterns, set(self.feature_tables))
             self.verification.explains = summaries
             self.verification.notes += notes
-            plan = _plan_path(self.repo, self.options.spec)
+            plan = _plan_path(self.spec_folder)
             for summary in summaries:
                 name = summary.query.split(":", 1)[0]
                 file, line = self.locate(re.escape(name), [plan]) if plan else (None, None)
@@ -537,23 +555,41 @@ class LiveRun:
             record.detail = f"{len(summaries)} query pattern(s) explained"
 
 
+def _timed(function: Callable[..., T], *args: Any) -> tuple[T, float]:
+    started = time.perf_counter()
+    result = function(*args)
+    return result, time.perf_counter() - started
+
+
 def _load_spec(repo: Path, spec: Path | None) -> Any:
-    if spec is None:
+    folder = _spec_folder(repo, spec)
+    if folder is None:
         return None
-    try:
-        from orchestrator.spec import load_feature
-    except ImportError:
-        return None
-    folder = spec if spec.is_absolute() or spec.exists() else repo / spec
+    from orchestrator.spec import load_feature
+
     return load_feature(folder)
 
 
-def _plan_path(repo: Path, spec: Path | None) -> Path | None:
+def _spec_folder(repo: Path, spec: Path | None) -> Path | None:
     if spec is None:
         return None
-    folder = spec if spec.is_absolute() or spec.exists() else repo / spec
-    plan = folder / "plan.md"
-    return plan if plan.is_file() else None
+    return spec if spec.is_absolute() or spec.exists() else repo / spec
+
+
+def _touched_spec_folder(repo: Path, cfg: DelegateConfig) -> Path | None:
+    """The single folder under specs/ that the branch changes, if git can tell and there is exactly one."""
+    changed = _changed_files(repo, cfg)
+    specs = (repo / cfg.specs_dir).resolve()
+    if not changed or not specs.is_dir():
+        return None
+    folders = {p.relative_to(specs).parts[0] for p in changed if p.is_relative_to(specs) and p != specs}
+    folders = {f for f in folders if (specs / f).is_dir()}
+    return specs / folders.pop() if len(folders) == 1 else None
+
+
+def _plan_path(folder: Path | None) -> Path | None:
+    plan = folder / "plan.md" if folder else None
+    return plan if plan is not None and plan.is_file() else None
 
 
 def _changed_files(repo: Path, cfg: DelegateConfig) -> set[Path] | None:

@@ -135,6 +135,9 @@ class RlsMatrix:
             where = sql.SQL("ctid = {}::tid").format(sql.Literal(row["_ctid"]))
             if verb == "insert":
                 # Prepare a valid row (and its parents) as ourselves, take it out again, then let the actor insert it.
+                # The owner's existing row goes first (rolled back with the savepoint): a UNIQUE (user_id) would
+                # otherwise make any second row fail for a reason that has nothing to do with RLS.
+                self.conn.execute(sql.SQL("DELETE FROM {} WHERE {}").format(info.ident, where))
                 fresh = synth.insert(info.qualified, owner=owner)
                 self.conn.execute(
                     sql.SQL("DELETE FROM {} WHERE ctid = {}::tid").format(info.ident, sql.Literal(fresh["_ctid"]))

@@ -243,7 +243,10 @@ class RowSynthesizer:
             wants_owner = owner is not None and self.owner_path(fk.table) is not None
             if not (required or wants_owner):
                 continue
-            parent = self.insert(fk.table, owner=owner, _depth=_depth + 1)
+            # An owner's existing parent row is reused: a user often has one profile row (UNIQUE (user_id)).
+            parent = (self.find_owned(fk.table, owner) if wants_owner and owner else None) or self.insert(
+                fk.table, owner=owner, _depth=_depth + 1
+            )
             for child, ref in zip(fk.columns, fk.ref_columns, strict=False):
                 values[child] = self._literal(parent[ref], info.column(child))
         if owner is not None:
@@ -275,6 +278,33 @@ class RowSynthesizer:
         result: dict[str, Any] = dict(row[0])
         result["_ctid"] = row[1]
         return result
+
+    def owner_columns_of(self, qualified: str) -> list[str]:
+        """The columns of the table itself that name its owner (a reference to auth.users, or a configured name)."""
+        info = self.describe(qualified)
+        found = [fk.columns[0] for fk in info.foreign_keys if fk.table == AUTH_USERS and len(fk.columns) == 1]
+        found += [
+            c.name
+            for c in info.columns
+            if c.name not in found and (c.name in self.owner_columns or f"{qualified}.{c.name}" in self.owner_columns)
+        ]
+        return found
+
+    def find_owned(self, qualified: str, owner: str) -> dict[str, Any] | None:
+        """A row of the table whose own owner column holds `owner`, if one exists."""
+        columns = self.owner_columns_of(qualified)
+        if not columns:
+            return None
+        info = self.describe(qualified)
+        condition = sql.SQL(" AND ").join(
+            sql.SQL("{}::text = {}").format(sql.Identifier(c), sql.Literal(owner)) for c in columns
+        )
+        row = self.conn.execute(
+            sql.SQL("SELECT to_jsonb(t), t.ctid::text FROM {} t WHERE {} LIMIT 1").format(info.ident, condition)
+        ).fetchone()
+        if row is None:
+            return None
+        return {**row[0], "_ctid": row[1]}
 
     def new_user(self, email: str | None = None) -> str:
         user_id = str(uuid.uuid4())
