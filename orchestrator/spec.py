@@ -54,7 +54,10 @@ class FeatureSpec(BaseModel):
     query_patterns: list[QueryPattern] = Field(default_factory=list)
     public_read_tables: list[str] = Field(default_factory=list)
     pii_columns: set[str] = Field(default_factory=set)  # "table.column"
-    revision_ids: list[str] = Field(default_factory=list)  # revision ids named by the plan or data model
+    # Revision ids the plan or data model names as the feature's own (e.g. "revision `0023_enrollments` adds ...").
+    revision_ids: list[str] = Field(default_factory=list)
+    # Revision ids named as where the feature starts ("Base revision: `3f9c2a7d1b84`", "down_revision = ...").
+    base_revision_ids: list[str] = Field(default_factory=list)
     spec_md: str = ""
     data_model_md: str = ""
     plan_md: str = ""
@@ -91,6 +94,7 @@ def load_feature(path: Path) -> FeatureSpec:
     entities = parse_data_model(data_model_md)
     tables = [e.table for e in entities]
     public = _public_read_tables(entities, data_model_md, plan_md, tables)
+    own_ids, base_ids = _revision_ids(plan_md + "\n" + data_model_md)
     return FeatureSpec(
         path=folder.resolve(),
         number=number,
@@ -100,7 +104,8 @@ def load_feature(path: Path) -> FeatureSpec:
         query_patterns=parse_query_patterns(plan_md) or parse_query_patterns(data_model_md),
         public_read_tables=public,
         pii_columns={f"{e.table}.{f.name}" for e in entities for f in e.fields if f.pii},
-        revision_ids=_revision_ids(plan_md + "\n" + data_model_md),
+        revision_ids=own_ids,
+        base_revision_ids=base_ids,
         spec_md=spec_md,
         data_model_md=data_model_md,
         plan_md=plan_md,
@@ -767,12 +772,25 @@ _NAMED_REVISION = re.compile(
 )
 
 
-def _revision_ids(text: str) -> list[str]:
-    """Alembic revision ids a text names: 12-hex ids anywhere, and any quoted id right after "revision"."""
+# Words before an id that make it the revision the feature starts from, not one of its own.
+_BASE_CONTEXT = re.compile(
+    r"(\bbase\b|on\s+top\s+of|down_revision|\brevises\b|\bparent\b|builds?\s+on|\bafter\b|current\s+head|"
+    r"\bhead\s+is\b|\bfrom\s+revision)[^\n]{0,40}$",
+    re.IGNORECASE,
+)
+
+
+def _revision_ids(text: str) -> tuple[list[str], list[str]]:
+    """(the feature's own ids, its base ids): 12-hex ids anywhere, and any quoted id right after "revision"."""
     hits: list[tuple[int, str]] = [(m.start(), m.group(0)) for m in _HEX_REVISION.finditer(text)]
     hits += [(m.start("id"), m.group("id")) for m in _NAMED_REVISION.finditer(text)]
-    ids: list[str] = []
-    for _, value in sorted(hits):
-        if value not in ids:
-            ids.append(value)
-    return ids
+    own: list[str] = []
+    base: list[str] = []
+    for start, value in sorted(hits):
+        line_start = text.rfind("\n", 0, start) + 1
+        if _BASE_CONTEXT.search(text[line_start:start]):
+            if value not in base:
+                base.append(value)
+        elif value not in own:
+            own.append(value)
+    return [v for v in own if v not in base], base

@@ -62,7 +62,8 @@ def test_example_fields(example: FeatureSpec) -> None:
 def test_example_plan_facts(example: FeatureSpec) -> None:
     assert example.public_read_tables == ["lesson_objectives"]
     assert example.pii_columns == {"student_progress.instructor_notes", "lessons.debrief_notes"}
-    assert example.revision_ids == ["3f9c2a7d1b84"]
+    # The plan names only the revision the feature starts from; the feature's own id does not exist yet.
+    assert (example.revision_ids, example.base_revision_ids) == ([], ["3f9c2a7d1b84"])
     names = [q.name for q in example.query_patterns]
     assert names == ["Student dashboard: recent lessons", "Student dashboard: progress by objective"]
     assert "ORDER BY scheduled_at DESC" in example.query_patterns[0].sql
@@ -90,7 +91,7 @@ def test_spec_flow_bullets_and_bracketed_headings() -> None:
     assert customer["phone_number"].pii and customer["phone_number"].nullable
     assert spec.public_read_tables == ["reminder_templates"]
     assert spec.pii_columns == {"invoice_reminders.recipient_email", "customers.phone_number"}
-    assert spec.revision_ids == ["9a0b1c2d3e4f"]
+    assert (spec.revision_ids, spec.base_revision_ids) == ([], ["9a0b1c2d3e4f"])
     # Only the SQL under the performance heading; the [SECURITY] policy example is not a query pattern.
     assert [q.name for q in spec.query_patterns] == ["Performance targets", "Performance targets (2)"]
     assert all("invoice_reminders" in q.sql and "POLICY" not in q.sql for q in spec.query_patterns)
@@ -132,7 +133,7 @@ def test_old_template_tables_and_existing_section() -> None:
     assert spec.entities[1].fields[0].name == "enrollment_cap"
     assert not spec.entities[2].fields[0].nullable  # "Required: yes"
     assert spec.public_read_tables == ["categories"]
-    assert spec.revision_ids == ["0023_enrollments"]
+    assert (spec.revision_ids, spec.base_revision_ids) == (["0023_enrollments"], [])
     assert [q.name for q in spec.query_patterns] == ["Query patterns"]
 
 

@@ -8,13 +8,14 @@ from logging.config import fileConfig
 from pathlib import Path
 from typing import Any
 
-from alembic import context
 from sqlalchemy import engine_from_config, pool
+
+from alembic import context
 
 # The app package lives beside the alembic folder (api/app); make it importable whatever the cwd.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.models import Base  # noqa: E402
+from app.models import Base  # noqa: E402  (after the sys.path line above)
 
 config = context.config
 
@@ -39,10 +40,7 @@ def database_url() -> str:
 
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
     """Leave Supabase's own schemas (auth.users and friends) out of autogenerate."""
-    schema = getattr(obj, "schema", None)
-    if type_ == "table" and schema in SUPABASE_SCHEMAS:
-        return False
-    return True
+    return not (type_ == "table" and getattr(obj, "schema", None) in SUPABASE_SCHEMAS)
 
 
 def run_migrations_offline() -> None:

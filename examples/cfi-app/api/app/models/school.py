@@ -40,7 +40,9 @@ class Instructor(Base):
     cfi_certificate_number: Mapped[str] = mapped_column(sa.Text(), nullable=False, unique=True)
     certificate_expires_on: Mapped[date | None] = mapped_column(sa.Date())
     is_cfii: Mapped[bool] = mapped_column(sa.Boolean(), nullable=False, server_default=sa.false())
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now())
+    created_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    )
 
 
 class Student(Base):
@@ -62,7 +64,9 @@ class Student(Base):
     primary_instructor_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.Uuid(), sa.ForeignKey("instructors.id", ondelete="SET NULL"), index=True
     )
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now())
+    created_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    )
 
 
 class Aircraft(Base):
@@ -75,7 +79,9 @@ class Aircraft(Base):
     model: Mapped[str] = mapped_column(sa.Text(), nullable=False)
     hobbs_hours: Mapped[Decimal] = mapped_column(sa.Numeric(8, 1), nullable=False, server_default="0")
     is_airworthy: Mapped[bool] = mapped_column(sa.Boolean(), nullable=False, server_default=sa.true())
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now())
+    created_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    )
 
 
 class Lesson(Base):
@@ -101,4 +107,6 @@ class Lesson(Base):
     duration_minutes: Mapped[int] = mapped_column(sa.Integer(), nullable=False)
     status: Mapped[LessonStatus] = mapped_column(lesson_status, nullable=False, server_default="scheduled")
     notes: Mapped[str | None] = mapped_column(sa.Text())
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now())
+    created_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    )

@@ -2,8 +2,9 @@
 -- The migration executes these exact statements; edit both together.
 --
 -- anon           reads the aircraft list (the public fleet page) and nothing else.
--- authenticated  a student sees and edits their own row and sees their own lessons;
---                an instructor sees the lessons they teach, the students they mentor, and schedules lessons.
+-- authenticated  a student signs up (creates their own row), sees and edits it, sees their own lessons and
+--                the instructors who teach them; an instructor sees the lessons they teach, the students
+--                they mentor, and schedules lessons. Instructor rows are created by the school (service_role).
 -- service_role   everything (it bypasses RLS anyway; the policies state the intent).
 
 -- Helpers for the policies. SECURITY DEFINER so a policy on one table can look up the caller's
@@ -20,8 +21,13 @@ CREATE FUNCTION public.current_instructor_id() RETURNS uuid
 
 -- instructors
 ALTER TABLE public.instructors ENABLE ROW LEVEL SECURITY;
-CREATE POLICY instructors_select_authenticated ON public.instructors
-    FOR SELECT TO authenticated USING (true);
+CREATE POLICY instructors_select_own ON public.instructors
+    FOR SELECT TO authenticated USING (user_id = (SELECT auth.uid()));
+CREATE POLICY instructors_select_teaching ON public.instructors
+    FOR SELECT TO authenticated
+    USING (id IN (SELECT s.primary_instructor_id FROM public.students AS s WHERE s.user_id = (SELECT auth.uid()))
+           OR id IN (SELECT l.instructor_id FROM public.lessons AS l
+                     WHERE l.student_id = (SELECT public.current_student_id())));
 CREATE POLICY instructors_update_own ON public.instructors
     FOR UPDATE TO authenticated
     USING (user_id = (SELECT auth.uid()))
@@ -37,6 +43,8 @@ CREATE POLICY students_select_own ON public.students
     FOR SELECT TO authenticated USING (user_id = (SELECT auth.uid()));
 CREATE POLICY students_select_mentored ON public.students
     FOR SELECT TO authenticated USING (primary_instructor_id = (SELECT public.current_instructor_id()));
+CREATE POLICY students_insert_own ON public.students
+    FOR INSERT TO authenticated WITH CHECK (user_id = (SELECT auth.uid()));
 CREATE POLICY students_update_own ON public.students
     FOR UPDATE TO authenticated
     USING (user_id = (SELECT auth.uid()))
@@ -57,7 +65,8 @@ CREATE POLICY aircraft_all_service_role ON public.aircraft
 ALTER TABLE public.lessons ENABLE ROW LEVEL SECURITY;
 CREATE POLICY lessons_select_participant ON public.lessons
     FOR SELECT TO authenticated
-    USING (student_id = (SELECT public.current_student_id()) OR instructor_id = (SELECT public.current_instructor_id()));
+    USING (student_id = (SELECT public.current_student_id())
+           OR instructor_id = (SELECT public.current_instructor_id()));
 CREATE POLICY lessons_insert_instructor ON public.lessons
     FOR INSERT TO authenticated WITH CHECK (instructor_id = (SELECT public.current_instructor_id()));
 CREATE POLICY lessons_update_instructor ON public.lessons
@@ -73,6 +82,7 @@ CREATE POLICY lessons_deny_anon ON public.lessons
 GRANT SELECT ON public.aircraft TO anon;
 GRANT SELECT ON public.instructors, public.students, public.aircraft, public.lessons TO authenticated;
 GRANT UPDATE (full_name, phone) ON public.instructors TO authenticated;
+GRANT INSERT (user_id, full_name, email, phone, certificate_goal) ON public.students TO authenticated;
 GRANT UPDATE (full_name, phone, certificate_goal) ON public.students TO authenticated;
 GRANT INSERT, UPDATE ON public.lessons TO authenticated;
 GRANT ALL ON public.instructors, public.students, public.aircraft, public.lessons TO service_role;

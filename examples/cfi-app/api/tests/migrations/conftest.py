@@ -111,7 +111,9 @@ class School:
 
 def _auth_user(conn: psycopg.Connection[Any], label: str) -> uuid.UUID:
     user_id = uuid.uuid4()
-    conn.execute("INSERT INTO auth.users (id, email) VALUES (%s, %s)", (user_id, f"{label}-{user_id.hex[:8]}@test.invalid"))
+    conn.execute(
+        "INSERT INTO auth.users (id, email) VALUES (%s, %s)", (user_id, f"{label}-{user_id.hex[:8]}@test.invalid")
+    )
     return user_id
 
 

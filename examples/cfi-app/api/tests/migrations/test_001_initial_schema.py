@@ -6,8 +6,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import ActAs, School, denied, visible_ids
 
+from conftest import ActAs, School, denied, visible_ids
 
 # --- constraints -------------------------------------------------------------------------------------------
 
@@ -31,7 +31,8 @@ def test_lesson_needs_an_existing_student(conn: psycopg.Connection[Any], school:
 def test_student_needs_an_auth_user(conn: psycopg.Connection[Any]) -> None:
     with pytest.raises(psycopg.errors.ForeignKeyViolation), conn.transaction():
         conn.execute(
-            "INSERT INTO public.students (user_id, full_name, email) VALUES (gen_random_uuid(), 'Nobody', 'n@test.invalid')"
+            "INSERT INTO public.students (user_id, full_name, email)"
+            " VALUES (gen_random_uuid(), 'Nobody', 'n@test.invalid')"
         )
 
 
@@ -120,7 +121,9 @@ def test_instructor_schedules_only_own_lessons(conn: psycopg.Connection[Any], ac
     assert denied(conn, insert, (school.student, school.other_instructor))
 
 
-def test_without_claims_authenticated_sees_nothing(conn: psycopg.Connection[Any], act_as: ActAs, school: School) -> None:
+def test_without_claims_authenticated_sees_nothing(
+    conn: psycopg.Connection[Any], act_as: ActAs, school: School
+) -> None:
     act_as("authenticated")
     assert visible_ids(conn, "students") == set()
     assert visible_ids(conn, "lessons") == set()
@@ -145,4 +148,34 @@ def test_service_role_sees_and_writes_everything(conn: psycopg.Connection[Any], 
     act_as("service_role")
     assert {school.student, school.other_student} <= visible_ids(conn, "students")
     assert set(school.lessons.values()) <= visible_ids(conn, "lessons")
-    assert not denied(conn, "UPDATE public.aircraft SET hobbs_hours = hobbs_hours + 1.2 WHERE id = %s", (school.aircraft,))
+    assert not denied(
+        conn, "UPDATE public.aircraft SET hobbs_hours = hobbs_hours + 1.2 WHERE id = %s", (school.aircraft,)
+    )
+
+
+def test_student_sees_own_instructors_only(conn: psycopg.Connection[Any], act_as: ActAs, school: School) -> None:
+    act_as("authenticated", school.student_user)
+    assert visible_ids(conn, "instructors") == {school.instructor}
+    act_as("authenticated", school.instructor_user)
+    assert visible_ids(conn, "instructors") == {school.instructor}
+
+
+def test_sign_up_creates_only_your_own_student_row(conn: psycopg.Connection[Any], act_as: ActAs) -> None:
+    newcomer = conn.execute(
+        "INSERT INTO auth.users (id, email) VALUES (gen_random_uuid(), 'new@test.invalid') RETURNING id"
+    ).fetchone()
+    stranger = conn.execute(
+        "INSERT INTO auth.users (id, email) VALUES (gen_random_uuid(), 'other@test.invalid') RETURNING id"
+    ).fetchone()
+    assert newcomer is not None and stranger is not None
+    act_as("authenticated", newcomer[0])
+    insert = "INSERT INTO public.students (user_id, full_name, email) VALUES (%s, 'New Student', 'new@test.invalid')"
+    assert denied(conn, insert, (stranger[0],))
+    assert not denied(conn, insert, (newcomer[0],))
+    # Becoming an instructor is the school's decision, not a sign-up option.
+    assert denied(
+        conn,
+        "INSERT INTO public.instructors (user_id, full_name, email, cfi_certificate_number)"
+        " VALUES (%s, 'Self Made', 'new@test.invalid', 'SELF1')",
+        (newcomer[0],),
+    )

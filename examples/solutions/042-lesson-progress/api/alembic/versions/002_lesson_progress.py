@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "b7e41d09c5a2"
@@ -29,9 +30,10 @@ PROFICIENCY_LEVEL = postgresql.ENUM(
     "introduced", "practiced", "proficient", "checkride_ready", name="proficiency_level", create_type=False
 )
 
-# The same statements as api/sql/policies/002_lesson_progress.sql (kept identical; a test compares them).
-POLICY_STATEMENTS = (
-    """CREATE FUNCTION public.coaches_student(target_student uuid) RETURNS boolean
+# The same statements as api/sql/policies/002_lesson_progress.sql (kept identical; a test compares them),
+# run as one op.execute so that static checks read them from this file.
+POLICIES_SQL = """
+CREATE FUNCTION public.coaches_student(target_student uuid) RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = ''
     AS $$
@@ -46,32 +48,45 @@ POLICY_STATEMENTS = (
                        WHERE l.student_id = target_student AND l.instructor_id = i.id)
           )
     )
-    $$""",
-    "ALTER TABLE public.lesson_objectives ENABLE ROW LEVEL SECURITY",
-    """CREATE POLICY lesson_objectives_select_everyone ON public.lesson_objectives
-    FOR SELECT TO anon, authenticated USING (true)""",
-    """CREATE POLICY lesson_objectives_all_service_role ON public.lesson_objectives
-    FOR ALL TO service_role USING (true) WITH CHECK (true)""",
-    "ALTER TABLE public.student_progress ENABLE ROW LEVEL SECURITY",
-    """CREATE POLICY student_progress_select_own ON public.student_progress
-    FOR SELECT TO authenticated USING (student_id = (SELECT public.current_student_id()))""",
-    """CREATE POLICY student_progress_select_coach ON public.student_progress
-    FOR SELECT TO authenticated USING (public.coaches_student(student_id))""",
-    """CREATE POLICY student_progress_insert_coach ON public.student_progress
+    $$;
+
+ALTER TABLE public.lesson_objectives ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY lesson_objectives_select_everyone ON public.lesson_objectives
+    FOR SELECT TO anon, authenticated USING (true);
+
+CREATE POLICY lesson_objectives_all_service_role ON public.lesson_objectives
+    FOR ALL TO service_role USING (true) WITH CHECK (true);
+
+ALTER TABLE public.student_progress ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY student_progress_select_own ON public.student_progress
+    FOR SELECT TO authenticated USING (student_id = (SELECT public.current_student_id()));
+
+CREATE POLICY student_progress_select_coach ON public.student_progress
+    FOR SELECT TO authenticated USING (public.coaches_student(student_id));
+
+CREATE POLICY student_progress_insert_coach ON public.student_progress
     FOR INSERT TO authenticated
-    WITH CHECK (public.coaches_student(student_id) AND evaluated_by = (SELECT public.current_instructor_id()))""",
-    """CREATE POLICY student_progress_update_coach ON public.student_progress
+    WITH CHECK (public.coaches_student(student_id) AND evaluated_by = (SELECT public.current_instructor_id()));
+
+CREATE POLICY student_progress_update_coach ON public.student_progress
     FOR UPDATE TO authenticated
     USING (public.coaches_student(student_id))
-    WITH CHECK (public.coaches_student(student_id) AND evaluated_by = (SELECT public.current_instructor_id()))""",
-    """CREATE POLICY student_progress_all_service_role ON public.student_progress
-    FOR ALL TO service_role USING (true) WITH CHECK (true)""",
-    """CREATE POLICY student_progress_deny_anon ON public.student_progress
-    AS RESTRICTIVE FOR ALL TO anon USING (false) WITH CHECK (false)""",
-    "GRANT SELECT ON public.lesson_objectives TO anon, authenticated",
-    "GRANT SELECT, INSERT, UPDATE ON public.student_progress TO authenticated",
-    "GRANT ALL ON public.lesson_objectives, public.student_progress TO service_role",
-)
+    WITH CHECK (public.coaches_student(student_id) AND evaluated_by = (SELECT public.current_instructor_id()));
+
+CREATE POLICY student_progress_all_service_role ON public.student_progress
+    FOR ALL TO service_role USING (true) WITH CHECK (true);
+
+CREATE POLICY student_progress_deny_anon ON public.student_progress
+    AS RESTRICTIVE FOR ALL TO anon USING (false) WITH CHECK (false);
+
+GRANT SELECT ON public.lesson_objectives TO anon, authenticated;
+
+GRANT SELECT, INSERT, UPDATE ON public.student_progress TO authenticated;
+
+GRANT ALL ON public.lesson_objectives, public.student_progress TO service_role;
+"""
 
 
 def upgrade() -> None:
@@ -134,8 +149,7 @@ def upgrade() -> None:
     # Existing table: nullable, no default, so PostgreSQL only updates the catalog (no rewrite, brief lock).
     op.add_column("lessons", sa.Column("debrief_notes", sa.Text(), nullable=True))
 
-    for statement in POLICY_STATEMENTS:
-        op.execute(statement)
+    op.execute(POLICIES_SQL)
 
     # Existing table: CONCURRENTLY keeps lessons writable while the index builds; it must run outside a
     # transaction, so the autocommit block commits everything above first.

@@ -7,9 +7,8 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
-
 from app.models.base import Base
+from sqlalchemy.orm import Mapped, mapped_column
 
 
 class ProficiencyLevel(enum.StrEnum):

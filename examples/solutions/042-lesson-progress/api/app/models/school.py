@@ -8,9 +8,8 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
-
 from app.models.base import Base
+from sqlalchemy.orm import Mapped, mapped_column
 
 
 class LessonStatus(enum.StrEnum):

@@ -110,7 +110,9 @@ def test_leaving_student_takes_progress_and_leaving_instructor_is_cleared(
     conn: psycopg.Connection[Any], school: School, objective: int
 ) -> None:
     progress = add_progress(conn, school.other_student, objective, school.instructor)
-    conn.execute("UPDATE public.students SET primary_instructor_id = NULL WHERE primary_instructor_id = %s", (school.instructor,))
+    conn.execute(
+        "UPDATE public.students SET primary_instructor_id = NULL WHERE primary_instructor_id = %s", (school.instructor,)
+    )
     conn.execute("DELETE FROM public.lessons WHERE instructor_id = %s", (school.instructor,))
     conn.execute("DELETE FROM public.instructors WHERE id = %s", (school.instructor,))
     evaluator = conn.execute("SELECT evaluated_by FROM public.student_progress WHERE id = %s", (progress,))
