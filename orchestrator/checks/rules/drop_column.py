@@ -83,20 +83,15 @@ class DropColumn(Rule):
     )
 
     def check(self, ctx: CheckContext) -> Iterator[Violation]:
-        known: list[Copy] | None = None
+        index: dict[tuple[str, str], list[SqlStatement]] | None = None
         for stmt in upgrade_migrations(ctx, ast.AlterTableStmt):
             for table, cmd in alter_cmds(stmt.node):
                 if cmd.subtype != AlterTableType.AT_DropColumn or not is_existing(ctx, stmt, table):
                     continue
-                if known is None:
-                    known = copies(ctx)
+                if index is None:
+                    index = copies_by_column(ctx)
                 column = cmd.name or ""
-                if any(
-                    table in c.tables
-                    and column in c.columns
-                    and (c.stmt.unit != stmt.unit or c.stmt.index < stmt.index)
-                    for c in known
-                ):
+                if any(c.unit != stmt.unit or c.index < stmt.index for c in index.get((table, column), ())):
                     continue
                 yield Violation(
                     stmt.file,
@@ -104,3 +99,13 @@ class DropColumn(Rule):
                     f'column "{column}" of existing table {table} is dropped with no earlier backfill or copy of '
                     "its data",
                 )
+
+
+def copies_by_column(ctx: CheckContext) -> dict[tuple[str, str], list[SqlStatement]]:
+    """(table, column) -> the statements that copy that column's data somewhere."""
+    out: dict[tuple[str, str], list[SqlStatement]] = {}
+    for c in copies(ctx):
+        for table in c.tables:
+            for column in c.columns:
+                out.setdefault((table, column), []).append(c.stmt)
+    return out

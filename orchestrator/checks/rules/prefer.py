@@ -13,8 +13,15 @@ from orchestrator.checks.rules._sql import TypeRef, alter_cmds, column_defs, typ
 from orchestrator.report import Severity
 
 
-def typed_columns(ctx: CheckContext) -> Iterator[tuple[SqlStatement, str, str, TypeRef]]:
-    """(statement, table, column, type) for every column an upgrade creates, adds or retypes."""
+def typed_columns(ctx: CheckContext) -> list[tuple[SqlStatement, str, str, TypeRef]]:
+    """(statement, table, column, type) for every column an upgrade creates, adds or retypes (computed once)."""
+    cached = ctx.__dict__.get("_delegate_typed_columns")
+    if cached is None:
+        cached = ctx.__dict__["_delegate_typed_columns"] = list(_typed_columns(ctx))
+    return cached  # type: ignore[no-any-return]
+
+
+def _typed_columns(ctx: CheckContext) -> Iterator[tuple[SqlStatement, str, str, TypeRef]]:
     for stmt in upgrade_migrations(ctx, ast.CreateStmt, ast.AlterTableStmt):
         for table, col, _ in column_defs(stmt.node):
             tref = type_ref(col.typeName)
