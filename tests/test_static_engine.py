@@ -311,7 +311,7 @@ def test_no_subprocess_when_only_op_execute(tmp_path: Path, monkeypatch: pytest.
     def forbidden(*args: object, **kwargs: object) -> None:
         raise AssertionError("rendered although only op.execute was used")
 
-    monkeypatch.setattr(offline, "render_offline", forbidden)
+    monkeypatch.setattr(offline, "RenderJob", forbidden)
     path = write(tmp_path, f"{VERSIONS}/aa11_x.py", REVISION_HEAD + '\ndef upgrade():\n    op.execute("SELECT 1")\n')
     assert len(statements(tmp_path, path)) == 1
 

@@ -131,3 +131,13 @@ def test_fast_parse_equals_pglast_on_every_sql_example_of_the_project() -> None:
         same_tree(parse_raw(text, fast=True), slow)
         checked += 1
     assert checked > 20
+
+
+def test_validation_is_restored_after_a_fast_parse() -> None:
+    parse_raw("SELECT true, 1;", fast=True)
+    for node, attr in ((ast.IndexStmt(), "concurrent"), (ast.Boolean(), "boolval")):
+        try:
+            setattr(node, attr, "not a bool")
+        except ValueError:
+            continue
+        raise AssertionError(f"{type(node).__name__}.__setattr__ was not restored")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from orchestrator.checks.bodies import body_of
-from orchestrator.checks.inputs import CheckInputs, collect_inputs
+from orchestrator.checks.inputs import collect_inputs
 from orchestrator.checks.model import CheckContext, FileKind, Origin, Rule, SqlStatement, Violation
 from orchestrator.checks.sqltext import LineIndex, parse_sql
 from orchestrator.checks.suppress import SuppressionIndex, find_suppressions
@@ -354,52 +354,23 @@ class PreparedCheck:
 
 def prepare(repo: Path, cfg: DelegateConfig, options: CheckOptions, rules: list[Rule] | None = None) -> PreparedCheck:
     """Read every input into a CheckContext (statements, revision files, graph, texts, spec, feature)."""
-    by_id = {r.id: r for r in (load_rules() if rules is None else rules)}
-    inputs = collect_inputs(repo, cfg, list(options.paths))
-    builder = StatementBuilder(repo, cfg)
-    for rule_id, (default, _fix) in ENGINE_RULES.items():
-        builder.severities[rule_id] = by_id[rule_id].severity if rule_id in by_id else default
-
-    for rel, kind in inputs.sql_files.items():
-        builder.add_sql_file(rel, inputs.sql_paths[rel], kind)
-    revision_files = _read_revisions(repo, cfg, inputs, builder)
-    from orchestrator.revisions import RevisionGraph
-
-    graph = RevisionGraph(revision_files)
-    spec = _load_spec(repo, options)
-    ctx = CheckContext(
-        repo=repo,
-        config=cfg,
-        statements=builder.statements,
-        revision_files=revision_files,
-        graph=graph,
-        sql_files=dict(inputs.sql_files),
-        texts=builder.texts,
-        spec=spec,
-        unanalysable=builder.unanalysable,
-        feature_revisions=_feature_revisions(repo, cfg, graph, options, spec),
-    )
-    suppressions = [s for rel, text in builder.texts.items() for s in find_suppressions(rel, text)]
-    index = SuppressionIndex(suppressions)
-    index.attach(builder.spans)
-    findings = [f for f in builder.findings if not index.silences(f.rule, f.file, f.line)]
-    for s in suppressions:
-        if s.reason is None:
-            builder.report(
-                "suppression-without-reason",
-                s.file,
-                s.line,
-                f"`delegate: ignore {', '.join(sorted(s.rules))}` gives no reason (it still suppresses)",
-            )
-            findings.append(builder.findings[-1])
-    return PreparedCheck(ctx, findings, index)
+    reading = InputReading(repo, cfg, options)
+    try:
+        return reading.finish(load_rules() if rules is None else rules)
+    finally:
+        reading.cancel()
 
 
 def run_static(repo: Path, cfg: DelegateConfig, options: CheckOptions) -> list[Finding]:
     """Every static finding for the inputs of `options` (the repo's layout, or the given paths), sorted."""
-    rules = load_rules()
-    validate_rule_settings(cfg, rules)
-    prepared = prepare(repo, cfg, options, rules)
+    # Start reading (and the offline rendering subprocess) before the rule modules are imported: they overlap.
+    reading = InputReading(repo, cfg, options)
+    try:
+        rules = load_rules()
+        validate_rule_settings(cfg, rules)
+        prepared = reading.finish(rules)
+    finally:
+        reading.cancel()
     findings = list(prepared.findings)
     for rule in rules:
         if rule.live or rule.id in ENGINE_RULES or cfg.rules.get(rule.id) == "off":
@@ -437,80 +408,140 @@ def _run_rule(rule: Rule, ctx: CheckContext, index: SuppressionIndex) -> list[Fi
     return out
 
 
-def _read_revisions(repo: Path, cfg: DelegateConfig, inputs: CheckInputs, builder: StatementBuilder) -> list[Any]:
-    from orchestrator.checks.revision_sql import extract_revision_sql
-    from orchestrator.revisions import read_revision_file
+class InputReading:
+    """Reads a run's inputs in two stages: the revision files' ASTs at once (starting the offline rendering
+    subprocess when an op.* call needs it), then, in finish(), the SQL files and the rendered statements."""
 
-    files: list[RevisionFile] = []
-    sqls: list[RevisionSql] = []
-    for rel, path in inputs.revision_files.items():
-        rf = read_revision_file(path, repo)
-        rf.rel = rel
-        builder.texts[rel] = rf.source
-        files.append(rf)
-        if rf.syntax_error is not None:
-            line, msg = rf.syntax_error
-            builder.report("python-syntax-error", rel, line, f"not valid Python: {msg}")
-        rsql = extract_revision_sql(rf)
-        sqls.append(rsql)
-        for u in rsql.unanalysable:
-            message = f"op.execute() is given SQL that cannot be checked statically: {u.reason}"
-            builder.unanalysable.append(Violation(rel, u.line, message))
-            builder.report("unanalysable-sql", rel, u.line, message)
+    def __init__(self, repo: Path, cfg: DelegateConfig, options: CheckOptions) -> None:
+        from orchestrator.checks.revision_sql import extract_revision_sql
+        from orchestrator.revisions import read_revision_file
 
-    to_render = [rf for rf, rsql in zip(files, sqls, strict=True) if rf.tree is not None and rsql.needs_rendering]
-    rendered: dict[Path, RenderedRevision] = {}
-    if to_render:
-        rendered = _render(repo, cfg, to_render, sqls, files, builder)
-    for rf, rsql in zip(files, sqls, strict=True):
-        if rf.tree is None:
-            continue
-        builder.add_revision_units(rf, rsql, rendered.get(rf.path.resolve()), True)
-    return files
+        self.repo, self.cfg, self.options = repo, cfg, options
+        self.inputs = collect_inputs(repo, cfg, list(options.paths))
+        self.builder = StatementBuilder(repo, cfg)
+        self.files: list[RevisionFile] = []
+        self.sqls: list[RevisionSql] = []
+        for rel, path in self.inputs.revision_files.items():
+            rf = read_revision_file(path, repo)
+            rf.rel = rel
+            self.builder.texts[rel] = rf.source
+            self.files.append(rf)
+            if rf.syntax_error is not None:
+                line, msg = rf.syntax_error
+                self.builder.report("python-syntax-error", rel, line, f"not valid Python: {msg}")
+            rsql = extract_revision_sql(rf)
+            self.sqls.append(rsql)
+            for u in rsql.unanalysable:
+                message = f"op.execute() is given SQL that cannot be checked statically: {u.reason}"
+                self.builder.unanalysable.append(Violation(rel, u.line, message))
+                self.builder.report("unanalysable-sql", rel, u.line, message)
+        self.to_render = [
+            (rf, rsql)
+            for rf, rsql in zip(self.files, self.sqls, strict=True)
+            if rf.tree is not None and rsql.needs_rendering
+        ]
+        self.job: Any = None
+        self.render_error: str | None = None
+        if self.to_render:
+            self._start_render()
 
+    def _start_render(self) -> None:
+        from orchestrator.checks.offline import RenderFailed, RenderJob
 
-def _render(
-    repo: Path,
-    cfg: DelegateConfig,
-    to_render: list[RevisionFile],
-    sqls: list[RevisionSql],
-    files: list[RevisionFile],
-    builder: StatementBuilder,
-) -> dict[Path, RenderedRevision]:
-    from orchestrator.checks.offline import RenderFailed, render_offline
+        repo, cfg = self.repo, self.cfg
+        sys_path = [repo, (repo / cfg.alembic_ini).parent, (repo / cfg.versions_dir).parent.parent]
+        sys_path += sorted({rf.path.parent for rf, _ in self.to_render})
+        try:
+            self.job = RenderJob(
+                [rf.path for rf, _ in self.to_render], sys_path, cfg.python, timeout=min(cfg.timeout_seconds, 120.0)
+            )
+        except RenderFailed as exc:
+            self.render_error = str(exc)
 
-    sql_of = {id(rf): rsql for rf, rsql in zip(files, sqls, strict=True)}
-    sys_path = [repo, (repo / cfg.alembic_ini).parent, (repo / cfg.versions_dir).parent.parent]
-    sys_path += sorted({rf.path.parent for rf in to_render})
-    try:
-        rendered = render_offline(
-            [rf.path for rf in to_render], sys_path, cfg.python, timeout=min(cfg.timeout_seconds, 120.0)
+    def cancel(self) -> None:
+        """Stop the rendering subprocess if finish() did not collect it (an error on the way)."""
+        if self.job is not None:
+            self.job.cancel()
+            self.job = None
+
+    def finish(self, rules: list[Rule]) -> PreparedCheck:
+        builder = self.builder
+        by_id = {r.id: r for r in rules}
+        for rule_id, (default, _fix) in ENGINE_RULES.items():
+            builder.severities[rule_id] = by_id[rule_id].severity if rule_id in by_id else default
+        for f in builder.findings:  # reported before the rules were loaded
+            f.severity = builder.severities[f.rule]
+        for rel, kind in self.inputs.sql_files.items():
+            builder.add_sql_file(rel, self.inputs.sql_paths[rel], kind)
+        rendered = self._collect_render()
+        for rf, rsql in zip(self.files, self.sqls, strict=True):
+            if rf.tree is not None:
+                builder.add_revision_units(rf, rsql, rendered.get(rf.path.resolve()), True)
+        from orchestrator.revisions import RevisionGraph
+
+        repo, options = self.repo, self.options
+        graph = RevisionGraph(self.files)
+        spec = _load_spec(repo, options)
+        ctx = CheckContext(
+            repo=repo,
+            config=self.cfg,
+            statements=builder.statements,
+            revision_files=self.files,
+            graph=graph,
+            sql_files=dict(self.inputs.sql_files),
+            texts=builder.texts,
+            spec=spec,
+            unanalysable=builder.unanalysable,
+            feature_revisions=_feature_revisions(repo, self.cfg, graph, options, spec),
         )
-    except RenderFailed as exc:
-        for rf in to_render:
-            first = next((c.line for c in sql_of[id(rf)].calls if c.name != "execute"), 1)
-            builder.report(
-                "unanalysable-sql",
-                rf.rel,
-                first,
-                f"the op.* calls of this revision could not be rendered to SQL ({exc}); only op.execute() strings "
-                "were checked",
-            )
-        return {}
-    for rf in to_render:
-        result = rendered.get(rf.path.resolve())
-        if result is None:
-            continue
-        for direction, line, error in result.errors:
-            where = f"{direction}()" if direction else "importing the module"
-            builder.report(
-                "unanalysable-sql",
-                rf.rel,
-                line or 1,
-                f"rendering {where} in Alembic's offline mode failed ({error}); the statements after this point "
-                "were not checked, op.execute() strings were",
-            )
-    return rendered
+        suppressions = [s for rel, text in builder.texts.items() for s in find_suppressions(rel, text)]
+        index = SuppressionIndex(suppressions)
+        index.attach(builder.spans)
+        findings = [f for f in builder.findings if not index.silences(f.rule, f.file, f.line)]
+        for s in suppressions:
+            if s.reason is None:
+                builder.report(
+                    "suppression-without-reason",
+                    s.file,
+                    s.line,
+                    f"`delegate: ignore {', '.join(sorted(s.rules))}` gives no reason (it still suppresses)",
+                )
+                findings.append(builder.findings[-1])
+        return PreparedCheck(ctx, findings, index)
+
+    def _collect_render(self) -> dict[Path, RenderedRevision]:
+        from orchestrator.checks.offline import RenderFailed
+
+        rendered: dict[Path, RenderedRevision] = {}
+        if self.job is not None:
+            try:
+                rendered = self.job.result()
+            except RenderFailed as exc:
+                self.render_error = str(exc)
+            self.job = None
+        if self.render_error is not None:
+            for rf, rsql in self.to_render:
+                first = next((c.line for c in rsql.calls if c.name != "execute"), 1)
+                self.builder.report(
+                    "unanalysable-sql",
+                    rf.rel,
+                    first,
+                    f"the op.* calls of this revision could not be rendered to SQL ({self.render_error}); only "
+                    "op.execute() strings were checked",
+                )
+            return {}
+        for rf, _ in self.to_render:
+            result = rendered.get(rf.path.resolve())
+            for direction, line, error in result.errors if result is not None else ():
+                where = f"{direction}()" if direction else "importing the module"
+                self.builder.report(
+                    "unanalysable-sql",
+                    rf.rel,
+                    line or 1,
+                    f"rendering {where} in Alembic's offline mode failed ({error}); the statements after this "
+                    "point were not checked, op.execute() strings were",
+                )
+        return rendered
 
 
 def _load_spec(repo: Path, options: CheckOptions) -> Any:

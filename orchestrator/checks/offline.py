@@ -105,40 +105,65 @@ class RenderFailed(Exception):
     """The rendering subprocess itself failed (no alembic in the target Python, a timeout, a crash)."""
 
 
+class RenderJob:
+    """The rendering subprocess, started early so that it runs while the parent parses the SQL files."""
+
+    def __init__(self, files: list[Path], sys_path: list[Path], python: str | None, timeout: float) -> None:
+        self.timeout = timeout
+        self.python = python or sys.executable
+        request = {"files": [str(f.resolve()) for f in files], "sys_path": [str(p) for p in sys_path]}
+        self._tmp = tempfile.TemporaryDirectory(prefix="delegate-render-")
+        try:
+            self._proc = subprocess.Popen(
+                [self.python, "-c", RUNNER],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=self._tmp.name,  # the target's code must not find or write files next to us
+                env=clean_env(),
+            )
+        except OSError as exc:
+            self._tmp.cleanup()
+            raise RenderFailed(f"cannot start {self.python}: {exc}") from None
+        self._request = json.dumps(request)
+
+    def cancel(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.communicate()
+        self._tmp.cleanup()
+
+    def result(self) -> dict[Path, RenderedRevision]:
+        """Wait for the subprocess; every file's rendering keyed by its resolved path."""
+        try:
+            out, err = self._proc.communicate(self._request, timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.communicate()
+            raise RenderFailed(f"rendering took longer than {self.timeout:.0f} s") from None
+        finally:
+            self._tmp.cleanup()
+        if self._proc.returncode != 0:
+            last = (err.strip().splitlines() or ["no output"])[-1]
+            raise RenderFailed(f"the rendering process failed: {last}")
+        try:
+            data = json.loads(out)
+        except ValueError:
+            raise RenderFailed("the rendering process printed no result") from None
+        rendered: dict[Path, RenderedRevision] = {}
+        for item in data:
+            rev = RenderedRevision(errors=[(e["direction"], e["line"], e["error"]) for e in item["errors"]])
+            for direction in ("upgrade", "downgrade"):
+                getattr(rev, direction).extend(
+                    RenderedStatement(e["sql"], e["line"], e["marker"]) for e in item[direction]
+                )
+            rendered[Path(item["file"])] = rev
+        return rendered
+
+
 def render_offline(
     files: list[Path], sys_path: list[Path], python: str | None = None, timeout: float = 60.0
 ) -> dict[Path, RenderedRevision]:
     """Render every file's upgrade() and downgrade() in one subprocess; keyed by the resolved file path."""
-    request = {"files": [str(f.resolve()) for f in files], "sys_path": [str(p) for p in sys_path]}
-    with tempfile.TemporaryDirectory(prefix="delegate-render-") as tmp:
-        runner = Path(tmp) / "render_revisions.py"
-        runner.write_text(RUNNER, encoding="utf-8")
-        try:
-            proc = subprocess.run(
-                [python or sys.executable, str(runner)],
-                input=json.dumps(request),
-                capture_output=True,
-                text=True,
-                cwd=tmp,
-                env=clean_env(),
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise RenderFailed(f"rendering took longer than {timeout:.0f} s") from None
-        except OSError as exc:
-            raise RenderFailed(f"cannot start {python or sys.executable}: {exc}") from None
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise RenderFailed(f"the rendering process failed: {last}")
-    try:
-        data = json.loads(proc.stdout)
-    except ValueError:
-        raise RenderFailed("the rendering process printed no result") from None
-    rendered: dict[Path, RenderedRevision] = {}
-    for item in data:
-        rev = RenderedRevision(errors=[(e["direction"], e["line"], e["error"]) for e in item["errors"]])
-        for direction in ("upgrade", "downgrade"):
-            getattr(rev, direction).extend(RenderedStatement(e["sql"], e["line"], e["marker"]) for e in item[direction])
-        rendered[Path(item["file"])] = rev
-    return rendered
+    return RenderJob(files, sys_path, python, timeout).result()

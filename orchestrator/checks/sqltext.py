@@ -69,8 +69,8 @@ def skip_trivia(text: str, offset: int) -> int:
 
 
 def _light_setattr(node: Any, name: str, value: Any) -> None:
-    """Node.__setattr__ without the validation: only the cheap coercions the parser's raw values still need
-    (an int for a bool or char slot, a list for a List* slot)."""
+    """Node.__setattr__ without the validation, keeping only its cheap coercions (an int for a bool or char slot,
+    a list for a List* slot)."""
     cls = value.__class__
     if cls is int or cls is list:
         spec = node.__slots__.get(name)
@@ -83,18 +83,25 @@ def _light_setattr(node: Any, name: str, value: Any) -> None:
 def _unvalidated_nodes() -> Iterator[None]:
     """Build pglast nodes without their per-attribute validation while the C parser fills them.
 
-    pglast's Node.__setattr__ re-validates every value that its own parser produced (which are already of the
-    right types but for a few coercions); on large files that costs 80% of the parse. The light setter gives
-    identical trees (tests/test_static_parse.py compares both, types included, on a varied corpus), 4x faster.
+    pglast's Node.__setattr__ re-validates every value that its own Cython builder produced, and these are
+    already of the right types (bool(), chr(), tuples), with one exception: A_Const builds its Boolean from
+    the raw C int, so Boolean keeps a light setter that coerces. On large files the validation costs 80% of
+    the parse. tests/test_static_parse.py checks that both ways give identical trees, types included.
     """
     from pglast import ast
 
     original = ast.Node.__setattr__
-    ast.Node.__setattr__ = _light_setattr  # type: ignore[method-assign,assignment]
+    own = ast.Boolean.__dict__.get("__setattr__")
+    ast.Node.__setattr__ = object.__setattr__  # type: ignore[method-assign,assignment]
+    ast.Boolean.__setattr__ = _light_setattr  # type: ignore[method-assign,assignment]
     try:
         yield
     finally:
         ast.Node.__setattr__ = original  # type: ignore[method-assign]
+        if own is None:
+            del ast.Boolean.__setattr__
+        else:
+            ast.Boolean.__setattr__ = own  # type: ignore[method-assign]
 
 
 def parse_raw(text: str, fast: bool = True) -> tuple[Any, ...]:
