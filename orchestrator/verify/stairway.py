@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import psycopg
 from rich.console import Console
@@ -22,8 +22,10 @@ from orchestrator.feature import RevisionSelection, select_revisions
 from orchestrator.pg import PostgresServer, ScratchDatabase, ensure_template, open_server
 from orchestrator.report import Finding, RevisionRun, Severity, StepStatus, Verification, VerificationStep
 from orchestrator.revisions import RevisionFile, RevisionGraph
+from orchestrator.spec import FeatureSpec, load_feature
 from orchestrator.verify.alembic_env import AlembicProject
 from orchestrator.verify.fingerprint import SchemaDifference, SchemaFingerprint
+from orchestrator.verify.live import sqlalchemy_form, template_key
 from orchestrator.verify.worker_client import AlembicWorker, WorkerAnswer
 
 if TYPE_CHECKING:
@@ -52,17 +54,12 @@ def run_stairway(repo: Path, cfg: DelegateConfig, options: CheckOptions) -> tupl
         return StairwayWalk(server, project, graph, selection, cfg).run()
 
 
-def _feature_spec(repo: Path, options: CheckOptions) -> Any:
-    """The parsed feature folder for --spec, when the spec reader is there to parse it."""
+def _feature_spec(repo: Path, options: CheckOptions) -> FeatureSpec | None:
+    """The parsed feature folder for --spec (its revisions are the ones under test)."""
     if options.spec is None:
         return None
-    try:
-        from orchestrator import spec as spec_module
-    except ImportError:
-        return None
     folder = options.spec if options.spec.is_absolute() or options.spec.exists() else repo / options.spec
-    reader = getattr(spec_module, "load_feature_spec", None) or getattr(spec_module, "read_feature", None)
-    return reader(folder) if callable(reader) else None
+    return load_feature(folder)
 
 
 class _BaseFailed(Exception):
@@ -134,6 +131,9 @@ class StairwayWalk:
         self.clones = 0
         self.rebuilds = 0
         self.rechecks = 0
+        # Fresh-process rechecks of failures run beside the walk, on their own copy of the database.
+        self.background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="delegate-recheck")
+        self.pending: list[tuple[Future[str], Finding, RevisionRun | None]] = []
 
     # ---- the walk --------------------------------------------------------------------------------------------
     def run(self) -> tuple[Verification, list[Finding]]:
@@ -150,6 +150,7 @@ class StairwayWalk:
                     for rev in self.order:
                         advance(rev)
                         self._walk(rev)
+            self._settle_rechecks()
         except KeyboardInterrupt:
             interrupted = True
             self._say_interrupted()
@@ -227,10 +228,9 @@ class StairwayWalk:
         run.upgrade_ms = _round(up.step_ms(rev) or up.ms)
         if not up.ok:
             self.blocked_by[rev] = rev
-            note = self._recheck(["upgrade", rev], work, up, in_place=True)
-            run.status, run.detail = UPGRADE_FAILED, _first_line(up.error) + note
-            self._fail(rev, rf, UPGRADE_FAILED, f"upgrade failed: {up.error}{note}", up, phase="upgrade")
-            self._drop(work)
+            run.status, run.detail = UPGRADE_FAILED, _first_line(up.error)
+            recheck = self._recheck(["upgrade", rev], work, up, in_place=True)  # drops `work` when done
+            self._fail(rev, rf, UPGRADE_FAILED, f"upgrade failed: {up.error}", up, "upgrade", recheck=recheck, run=run)
             return
         after = self.fingerprints.take(work)
 
@@ -257,16 +257,19 @@ class StairwayWalk:
 
         again = self._command("upgrade", work, rev)
         if not again.ok:
-            note = self._recheck(["upgrade", rev], work, again, in_place=False)
-            if run.status == ROUND_TRIPS:
-                run.status, run.detail = REUPGRADE_FAILED, _first_line(again.error) + note
+            recheck = self._recheck(["upgrade", rev], work, again, in_place=False)
+            first = run.status == ROUND_TRIPS
+            if first:
+                run.status, run.detail = REUPGRADE_FAILED, _first_line(again.error)
             self._fail(
                 rev,
                 rf,
                 REUPGRADE_FAILED,
-                f"upgrading again after the downgrade failed: {again.error}{note}",
+                f"upgrading again after the downgrade failed: {again.error}",
                 again,
-                phase="upgrade",
+                "upgrade",
+                recheck=recheck,
+                run=run if first else None,
             )
             self._rebuild(rev, work)
             return
@@ -298,9 +301,8 @@ class StairwayWalk:
         target: str,
     ) -> None:
         on_purpose = self._irreversible(rev)
-        note = "" if on_purpose else self._recheck(["downgrade", target], work, down, in_place=False)
         run.status = IRREVERSIBLE if on_purpose else DOWNGRADE_FAILED
-        run.detail = _first_line(down.error) + note
+        run.detail = _first_line(down.error)
         if on_purpose:
             self._fail(
                 rev,
@@ -312,7 +314,17 @@ class StairwayWalk:
                 severity=Severity.INFO,
             )
         else:
-            self._fail(rev, rf, DOWNGRADE_FAILED, f"downgrade failed: {down.error}{note}", down, phase="downgrade")
+            recheck = self._recheck(["downgrade", target], work, down, in_place=False)
+            self._fail(
+                rev,
+                rf,
+                DOWNGRADE_FAILED,
+                f"downgrade failed: {down.error}",
+                down,
+                "downgrade",
+                recheck=recheck,
+                run=run,
+            )
         # Transactional DDL rolled the failed downgrade back, so children can start from here; prove it first.
         if not down.timed_out and not down.crashed and not self.fingerprints.take(work).diff(after):
             self._keep(rev, work, after)
@@ -396,6 +408,7 @@ class StairwayWalk:
         if force:
             self.worker.kill()
         self.worker.close()
+        self.background.shutdown(wait=not force, cancel_futures=force)
         for name in list(self.databases):
             with contextlib.suppress(Exception):
                 self._drop(name)
@@ -406,20 +419,11 @@ class StairwayWalk:
     def _base_template(self) -> str:
         """A cached template holding the history below the revisions under test (keyed by those files' content)."""
         base = self.selection.base
-        digest = hashlib.sha256()
-        below: set[str] = set()
-        for rev in base:
-            below |= self.graph.ancestors(rev, include_self=True)
-        for rf in sorted(self.graph.files_for(below), key=lambda f: f.rel):
-            digest.update(f"{rf.rel}\0{rf.source}\0".encode())
-        for path in (self.project.ini, self.project.env_py):
-            with contextlib.suppress(OSError):
-                digest.update(path.read_bytes())
-        key = f"stairway-base:{','.join(sorted(base)) or 'empty'}:{digest.hexdigest()}"
+        key = template_key(self.project, self.graph, base)  # the live check's key: both share one template
 
         def build(url: str) -> None:
             for rev in base:
-                answer = self.worker.upgrade(url, _sqlalchemy(url), rev)
+                answer = self.worker.upgrade(url, sqlalchemy_form(url), rev)
                 if not answer.ok:
                     raise _BaseFailed(rev, answer)
 
@@ -448,29 +452,50 @@ class StairwayWalk:
 
     # ---- commands, rechecks, findings ------------------------------------------------------------------------
     def _command(self, op: str, dbname: str, target: str) -> WorkerAnswer:
-        self.fingerprints.release(dbname)  # a kept connection would hold locks the migration waits on
+        # The kept fingerprint connection is idle outside a transaction: it holds no lock the migration waits on.
         url = self.server.url_for(dbname)
         return self.worker.run(op, url, self.server.sqlalchemy_url_for(dbname), target)
 
-    def _recheck(self, args: list[str], work: str, answer: WorkerAnswer, in_place: bool) -> str:
-        """Run a step that failed in the worker again in a fresh one-shot process, and say which mode found it."""
+    def _recheck(self, args: list[str], work: str, answer: WorkerAnswer, in_place: bool) -> Future[str] | None:
+        """Run a step that failed in the worker again in a fresh one-shot process, beside the walk.
+
+        The fresh process runs on a clone of `work` (or on `work` itself when the walk is done with it, which the
+        recheck then drops). The answer says which mode found the failure.
+        """
         if answer.timed_out:
-            return ""
+            if in_place:
+                self._drop(work)
+            return None
         self.rechecks += 1
-        target_db = work if in_place else self._clone(work)
-        try:
-            run = self.project.run(
-                args, self.server.sqlalchemy_url_for(target_db), self.server.url_for(target_db), timeout=None
-            )
-        finally:
-            if not in_place:
-                self._drop(target_db)
-        if run.ok:
-            return (
-                " (found in worker mode; in a fresh process it passes: the revision depends on state that"
-                " earlier revisions left in the Python process)"
-            )
-        return " (found in worker mode; in a fresh process it fails too)"
+        self.fingerprints.release(work)
+        target = work if in_place else self._clone(work)
+        db = self.databases.pop(target)  # the recheck owns it now; only it drops it
+
+        def recheck() -> str:
+            try:
+                run = self.project.run(args, self.server.sqlalchemy_url_for(target), self.server.url_for(target))
+            finally:
+                with contextlib.suppress(Exception):
+                    db.drop()
+            if run.ok:
+                return (
+                    " (found in worker mode; in a fresh process it passes: the revision depends on state that"
+                    " earlier revisions left in the Python process)"
+                )
+            return " (found in worker mode; in a fresh process it fails too)"
+
+        return self.background.submit(recheck)
+
+    def _settle_rechecks(self) -> None:
+        for future, finding, run in self.pending:
+            try:
+                note = future.result()
+            except Exception as exc:  # noqa: BLE001 - the recheck is a hint; its own failure must not hide the finding
+                note = f" (found in worker mode; the recheck in a fresh process could not run: {exc})"
+            finding.message += note
+            if run is not None:
+                run.detail += note
+        self.pending.clear()
 
     def _irreversible(self, rev: str) -> bool:
         return any(rev == mark or (len(mark) >= 4 and rev.startswith(mark)) for mark in self.cfg.irreversible_revisions)
@@ -485,6 +510,8 @@ class StairwayWalk:
         phase: str,
         fix: str = "",
         severity: Severity = Severity.ERROR,
+        recheck: Future[str] | None = None,
+        run: RevisionRun | None = None,
     ) -> None:
         default_fix = {
             UPGRADE_FAILED: "fix upgrade() so it runs on the database its parent leaves",
@@ -492,16 +519,17 @@ class StairwayWalk:
             "in [tool.delegate] when it is irreversible on purpose",
             REUPGRADE_FAILED: "make downgrade() undo everything, so upgrade() runs again on a clean parent state",
         }
-        self.findings.append(
-            Finding(
-                rule=rule,
-                severity=severity,
-                file=rf.rel,
-                line=self._line(rf, answer, phase),
-                message=f"{rev}: {message}",
-                fix=fix or ("" if severity is Severity.INFO else default_fix.get(rule, "")),
-            )
+        finding = Finding(
+            rule=rule,
+            severity=severity,
+            file=rf.rel,
+            line=self._line(rf, answer, phase),
+            message=f"{rev}: {message}",
+            fix=fix or ("" if severity is Severity.INFO else default_fix.get(rule, "")),
         )
+        self.findings.append(finding)
+        if recheck is not None:
+            self.pending.append((recheck, finding, run))
 
     def _line(self, rf: RevisionFile, answer: WorkerAnswer | None, phase: str) -> int | None:
         if answer is not None and answer.where is not None:
@@ -609,10 +637,3 @@ def _first_line(text: str | None) -> str:
 
 def _round(ms: float | None) -> float | None:
     return round(ms, 1) if ms is not None else None
-
-
-def _sqlalchemy(url: str) -> str:
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
