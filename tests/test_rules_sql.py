@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from test_rules_helpers import run_rule
 
+from orchestrator.check import CheckOptions
+from orchestrator.checks.engine import run_static
 from orchestrator.checks.rules import all_rules, get_rule
 from orchestrator.checks.rules._sql import TypeRef, is_constant_true
 from orchestrator.checks.rules.changing_column_type import is_safe_change
 from orchestrator.checks.sqltext import parse_raw
+from orchestrator.config import DelegateConfig
+from orchestrator.report import Finding
 
 REV = "api/alembic/versions/3f9c2a7d1b84_x.py"
 
@@ -278,3 +284,27 @@ def test_prefer_rules() -> None:
 def test_constant_true(expr: str, true: bool) -> None:
     node = parse_raw(f"SELECT 1 WHERE {expr}")[0].stmt.whereClause
     assert is_constant_true(node) is true
+
+
+def _engine_findings(tmp_path: Path, rel: str, text: str) -> list[Finding]:
+    path = tmp_path / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return run_static(tmp_path, DelegateConfig(), CheckOptions(repo=tmp_path, static_only=True, paths=[path]))
+
+
+def test_function_bodies_do_not_run_at_migration_time(tmp_path: Path) -> None:
+    sql = (
+        "CREATE FUNCTION public.purge_sessions() RETURNS void LANGUAGE plpgsql SET search_path = '' AS $$\n"
+        "BEGIN\n    DELETE FROM public.sessions;\nEND\n$$;\n"
+    )
+    found = _engine_findings(tmp_path, "api/sql/purge.sql", sql)
+    assert not [f for f in found if f.rule in ("unbounded-dml", "internal-error")], found
+
+
+def test_concurrently_inside_a_do_block_fails_even_in_autocommit(tmp_path: Path) -> None:
+    sql = "DO $$\nBEGIN\n    CREATE INDEX CONCURRENTLY ix_lessons_a ON public.lessons (a);\nEND\n$$;\n"
+    found = [
+        f for f in _engine_findings(tmp_path, "api/sql/ix.sql", sql) if f.rule == "concurrent-index-in-transaction"
+    ]
+    assert len(found) == 1 and "inside a DO block" in found[0].message

@@ -8,7 +8,15 @@ from pglast import ast
 from pglast.enums import ObjectType
 
 from orchestrator.checks.model import CheckContext, SqlStatement
-from orchestrator.checks.rules._sql import MIGRATION_KINDS, column_defs, dotted_name, facts, is_temp, table_of
+from orchestrator.checks.rules._sql import (
+    MIGRATION_KINDS,
+    column_defs,
+    dotted_name,
+    facts,
+    is_temp,
+    runs_in_migration,
+    table_of,
+)
 
 _ATTR = "_delegate_feature_schema"
 
@@ -37,7 +45,7 @@ def feature_schema(ctx: CheckContext) -> FeatureSchema:
     dropped: set[str] = set()
     for stmt in ctx.statements:
         node = stmt.node
-        if stmt.direction == "downgrade" or stmt.kind not in MIGRATION_KINDS:
+        if stmt.direction == "downgrade" or stmt.kind not in MIGRATION_KINDS or not runs_in_migration(stmt):
             continue
         if not isinstance(node, (ast.CreateStmt, ast.AlterTableStmt, ast.DropStmt)):
             continue

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from pglast import ast
 from pglast.enums import A_Expr_Kind, AlterTableType, BoolExprType, ObjectType, VariableSetKind
 
-from orchestrator.checks.model import CheckContext, FileKind, SqlStatement
+from orchestrator.checks.model import CheckContext, FileKind, Origin, SqlStatement
 
 # Kinds whose statements are migrations (hazard rules judge them); seeds have their own family.
 MIGRATION_KINDS = frozenset({FileKind.REVISION, FileKind.SQL, FileKind.POLICY})
@@ -226,6 +226,11 @@ class Facts:
     position: dict[int, int] = field(default_factory=dict)
 
 
+def runs_in_migration(stmt: SqlStatement) -> bool:
+    """False for statements inside a function body: they run when the function is called, not when migrating."""
+    return stmt.origin is not Origin.FUNCTION_BODY
+
+
 def feature_revisions(ctx: CheckContext) -> set[str] | None:
     """The revisions that make up the feature; None when everything checked is the feature."""
     value = getattr(ctx, "feature_revisions", None)
@@ -245,6 +250,8 @@ def facts(ctx: CheckContext) -> Facts:
     by_type: dict[type, list[SqlStatement]] = defaultdict(list)
     for position, stmt in enumerate(ctx.statements):
         result.position[id(stmt)] = position
+        if not runs_in_migration(stmt):
+            continue
         by_type[type(stmt.node)].append(stmt)
         key = (stmt.unit, stmt.direction)
         table = created_table(stmt.node)

@@ -14,6 +14,7 @@ from orchestrator.checks.rules._sql import (
     alter_cmds,
     column_defs,
     is_existing,
+    runs_in_migration,
     table_of,
     type_ref,
     upgrade_migrations,
@@ -98,7 +99,7 @@ class ChangingColumnType(Rule):
         current: dict[tuple[str, str], TypeRef | None] = {}
         changes = {id(s) for s in upgrade_migrations(ctx, ast.AlterTableStmt)}
         for stmt in ctx.statements:
-            if stmt.direction == "downgrade":
+            if stmt.direction == "downgrade" or not runs_in_migration(stmt):
                 continue
             node = stmt.node
             if isinstance(node, ast.CreateStmt):

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pglast import ast
 from pglast.enums import ObjectType
 
-from orchestrator.checks.model import CheckContext, FileKind, Rule, Violation
+from orchestrator.checks.model import CheckContext, FileKind, Origin, Rule, Violation
 from orchestrator.checks.rules._sql import dotted_name, statements_of, table_of
 from orchestrator.report import Severity
 
@@ -36,7 +36,10 @@ class ConcurrentIndexInTransaction(Rule):
 
     def check(self, ctx: CheckContext) -> Iterator[Violation]:
         for stmt in statements_of(ctx, ast.IndexStmt, ast.DropStmt):
-            if stmt.kind is FileKind.REVISION or not stmt.in_transaction:
+            # A DO block always runs as one statement inside a transaction, whatever surrounds it; revisions'
+            # own op.* calls are judged by concurrently-outside-autocommit.
+            in_do = stmt.origin is Origin.DO_BODY
+            if not in_do and (stmt.kind is FileKind.REVISION or not stmt.in_transaction):
                 continue
             node = stmt.node
             if isinstance(node, ast.IndexStmt) and node.concurrent:
@@ -45,4 +48,5 @@ class ConcurrentIndexInTransaction(Rule):
                 what = f"DROP INDEX CONCURRENTLY {', '.join(dotted_name(o) for o in node.objects or ())}"
             else:
                 continue
-            yield Violation(stmt.file, stmt.line, f"{what} runs inside a transaction block and will fail")
+            where = "inside a DO block" if in_do else "inside a transaction block"
+            yield Violation(stmt.file, stmt.line, f"{what} runs {where} and will fail")
