@@ -219,3 +219,30 @@ def test_data_model_drift_existing_entity_fields_may_exist_already() -> None:
         MIGRATION: "CREATE TABLE notes (id bigint, owner uuid, body text, contact_email text);\n",
     }
     assert run_rule("data-model-drift", files, spec=spec()) == []
+
+
+def test_policies_of_earlier_features_are_context_not_findings() -> None:
+    old_policies = (
+        "ALTER TABLE public.lessons ENABLE ROW LEVEL SECURITY;\n"
+        "CREATE POLICY lessons_select ON public.lessons FOR SELECT TO authenticated USING (true);\n"
+        "CREATE POLICY lessons_write ON public.lessons FOR INSERT TO authenticated WITH CHECK (true);\n"
+    )
+    new_policies = (
+        "ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY;\n"
+        f"CREATE POLICY notes_select ON public.notes FOR SELECT TO authenticated USING ({OWN});\n"
+        "CREATE POLICY lessons_update ON public.lessons FOR UPDATE TO authenticated USING (instructor = auth.uid());\n"
+    )
+    files = {
+        "api/alembic/versions/e6a1c0f4b2d9_002_notes.py": (
+            '"""002 notes"""\nfrom alembic import op\nrevision = "e6a1c0f4b2d9"\ndown_revision = None\n\n'
+            f'def upgrade():\n    op.execute("{TABLE.strip()}")\n\ndef downgrade():\n    op.drop_table("notes")\n'
+        ),
+        "api/sql/policies/001_lessons.sql": old_policies,
+        "api/sql/policies/002_notes.sql": new_policies,
+    }
+    feature = {"e6a1c0f4b2d9"}
+    # The old file's blanket INSERT policy was judged with its own feature.
+    assert run_rule("permissive-write-policy", files, feature_revisions=feature) == []
+    # The new UPDATE policy on lessons sees the old file's SELECT policy.
+    assert run_rule("update-without-select-policy", files, feature_revisions=feature) == []
+    assert len(run_rule("permissive-write-policy", files)) == 1  # no feature: every file is judged

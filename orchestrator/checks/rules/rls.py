@@ -17,6 +17,7 @@ from orchestrator.checks.rules._sql import (
     facts,
     is_constant_true,
     is_temp,
+    statements_of,
     table_of,
     upgrade_migrations,
 )
@@ -72,7 +73,11 @@ def rls_facts(ctx: CheckContext) -> RlsFacts:
     out = RlsFacts()
     feature_ids = {id(s) for s in facts(ctx).feature}
     dropped: set[str] = set()
-    for stmt in upgrade_migrations(ctx, ast.CreateStmt, ast.AlterTableStmt, ast.CreatePolicyStmt, ast.DropStmt):
+    # Every policy file counts as context (an old table's SELECT policy lives in its own feature's file); only
+    # findings are limited to the feature.
+    for stmt in statements_of(ctx, ast.CreateStmt, ast.AlterTableStmt, ast.CreatePolicyStmt, ast.DropStmt):
+        if stmt.direction == "downgrade" or stmt.kind not in MIGRATION_KINDS:
+            continue
         node = stmt.node
         in_feature = id(stmt) in feature_ids
         if isinstance(node, ast.CreateStmt) and in_feature and not is_temp(node.relation):
