@@ -97,11 +97,15 @@ def feature_revisions(graph: RevisionGraph, spec: FeatureSpec) -> set[str]:
         return set()
     found: set[str] = set()
     for rev, rf in graph.by_id.items():
-        haystack = f"{rf.path.name}\n{rf.message}".lower()
-        for mark in marks:
-            if re.search(rf"(?<![0-9a-z]){re.escape(mark.lower())}(?![0-9a-z])", haystack):
-                found.add(rev)
+        haystack = _words(f"{rf.path.name}\n{rf.message}")
+        if any(re.search(rf"(?<![0-9a-z]){re.escape(_words(mark))}(?![0-9a-z])", haystack) for mark in marks):
+            found.add(rev)
     return found
+
+
+def _words(text: str) -> str:
+    """Lower case with '-', '_' and runs of spaces made one space, so lesson-progress matches 002_lesson_progress."""
+    return re.sub(r"[\s_\-]+", " ", text.lower())
 
 
 def branch_revisions(repo: Path, cfg: DelegateConfig, graph: RevisionGraph) -> tuple[set[str], str] | None:

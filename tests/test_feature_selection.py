@@ -95,6 +95,13 @@ def test_spec_selects_revisions_by_number_and_adds_their_descendants(history: Pa
     assert selection.base == ["b7e2d9"]
 
 
+def test_spec_slug_matches_file_names_whatever_the_separator(tmp_path: Path) -> None:
+    write_revision(tmp_path, "001_init", "a1f0c3", None)
+    write_revision(tmp_path, "002_lesson_progress", "b7e2d9", "a1f0c3", "add tables")
+    spec: Any = SimpleNamespace(revision_ids=[], slug="lesson-progress", number="")
+    assert feature_revisions(graph_of(tmp_path), spec) == {"b7e2d9"}
+
+
 def test_merge_base_lists_every_parent_head(tmp_path: Path) -> None:
     write_revision(tmp_path, "001", "a1f0c3", None)
     write_revision(tmp_path, "002a", "b1b1b2", "a1f0c3")
