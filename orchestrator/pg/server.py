@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import hashlib
 import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import threading
@@ -235,31 +237,63 @@ class ThrowawayCluster:
             extra_groups=self.run_as.extra_groups,
         )
 
+    def _initdb_args(self, datadir: Path) -> list[str]:
+        args = [self.binaries.path("initdb"), "-D", str(datadir), "-A", "trust", "-U", "postgres"]
+        args += ["-E", "UTF8", "--locale=C", "--no-sync"]
+        if self.binaries.major >= 13:
+            args.append("--no-instructions")
+        return args
+
     def init(self) -> None:
+        """Create the data folder: a copy of a cached fresh initdb (fast), or initdb itself when that fails."""
         if self.account is not None:
             # Only the folder we just created changes owner; nothing else on the system is touched.
             os.chown(self.root, self.account.uid, self.account.gid)
-        args = [
-            self.binaries.path("initdb"),
-            "-D",
-            str(self.datadir),
-            "-A",
-            "trust",
-            "-U",
-            "postgres",
-            "-E",
-            "UTF8",
-            "--locale=C",
-            "--no-sync",
-        ]
-        if self.binaries.major >= 13:
-            args.append("--no-instructions")
-        out = self._run(args, timeout=120)
+        skeleton = None if os.environ.get(NO_SKELETON_ENV, "").strip() not in ("", "0") else self._skeleton()
+        if skeleton is not None:
+            out = self._run(["cp", "-a", str(skeleton), str(self.datadir)], timeout=120)
+            if out.returncode == 0:
+                return
+            shutil.rmtree(self.datadir, ignore_errors=True)
+        out = self._run(self._initdb_args(self.datadir), timeout=120)
         if out.returncode != 0:
             raise InputError(
                 f"initdb ({self.binaries.bindir}) failed: {_first_line(out.stderr or out.stdout)}",
                 "pass --database-url for a running server, or reinstall PostgreSQL",
             )
+
+    def _skeleton(self) -> Path | None:
+        """A fresh data folder made once by initdb and kept in the temp dir: copying it is ~7x faster than initdb.
+
+        Keyed by the binaries and the account; built under a temporary name and renamed, so concurrent runs never
+        copy half of one. Used only if it belongs to the account that will run it and nobody else may write to it.
+        """
+        uid = self.account.uid if self.account is not None else os.geteuid()
+        postgres = Path(self.binaries.path("postgres"))
+        try:
+            identity = f"{_SKELETON_VERSION}:{postgres.resolve()}:{postgres.stat().st_mtime_ns}:{uid}"
+        except OSError:
+            return None
+        final = Path(tempfile.gettempdir()) / f"delegate-pgskel-{hashlib.sha256(identity.encode()).hexdigest()[:12]}"
+        if not final.exists():
+            partial = Path(tempfile.mkdtemp(prefix=f"{final.name}.partial-", dir=final.parent))
+            try:
+                if self.account is not None:
+                    os.chown(partial, self.account.uid, self.account.gid)
+                if self._run(self._initdb_args(partial / "data"), timeout=120).returncode != 0:
+                    return None
+                with contextlib.suppress(OSError):  # another run made it first
+                    partial.rename(final)
+            finally:
+                shutil.rmtree(partial, ignore_errors=True)
+        try:
+            info = final.lstat()
+        except OSError:
+            return None
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != uid or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return None
+        data = final / "data"
+        return data if (data / "PG_VERSION").is_file() else None
 
     def start(self) -> None:
         """Start the postmaster on a free loopback port with its socket in our folder; retry if the port is taken."""
@@ -342,6 +376,10 @@ class ThrowawayCluster:
 
 
 OWNER_FILE = "owner.pid"
+# Set to 1 to run initdb for every throwaway server instead of copying the cached one.
+NO_SKELETON_ENV = "DELEGATE_PG_NO_SKELETON"
+# Part of the skeleton cache key: bump it when the initdb arguments change.
+_SKELETON_VERSION = "1"
 
 
 def _pid_alive(pid: int) -> bool:
