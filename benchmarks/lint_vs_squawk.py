@@ -211,15 +211,12 @@ def catch_table(work: Path, squawk: str) -> list[dict[str, object]]:
 
 
 def time_example_feature(work: Path, runs: int) -> dict[str, object]:
-    """The full static check of examples/cfi-app with feature 042 delivered (the reference solution overlaid)."""
-    repo = work / "cfi-app"
-    shutil.copytree(ROOT / "examples" / "cfi-app", repo, ignore=shutil.ignore_patterns("__pycache__"))
-    solution = ROOT / "examples" / "solutions" / "042-lesson-progress"
-    for src in solution.rglob("*"):
-        if src.is_file() and "__pycache__" not in src.parts:
-            dest = repo / src.relative_to(solution)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest)
+    """The full static check of examples/cfi-app with feature 042 delivered: the reference solution committed on
+    the feature branch of a git copy (tests/helpers_example.py), so the feature's revisions are the branch's."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from helpers_example import make_example_repo
+
+    repo = make_example_repo(work, with_solution=True)
     cmd = delegate_cmd("--repo", str(repo), "--spec", "specs/042-lesson-progress", "--format", "json")
     times = []
     findings: list[dict[str, object]] = []
@@ -285,17 +282,23 @@ def main() -> int:
     args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
 
     print(f"{speed['statements']} statements, median of {speed['runs']} whole-process runs each:")
-    print(f"  delegate {speed['delegate_seconds']:.3f} s   squawk {speed['squawk_seconds']:.3f} s   "
-          f"ratio squawk/delegate {speed['ratio_squawk_over_delegate']:.2f} (target >= 1.0)")
+    print(
+        f"  delegate {speed['delegate_seconds']:.3f} s   squawk {speed['squawk_seconds']:.3f} s   "
+        f"ratio squawk/delegate {speed['ratio_squawk_over_delegate']:.2f} (target >= 1.0)"
+    )
     print(f"\n{'hazard':34} {'delegate':9} {'squawk':7} rule")
     for row in table:
         mark = {True: "yes", False: "-"}
-        print(f"{row['hazard']:34} {mark[bool(row['delegate_catches'])]:9} "
-              f"{mark[bool(row['squawk_catches'])]:7} {row['expected_rule']}")
+        print(
+            f"{row['hazard']:34} {mark[bool(row['delegate_catches'])]:9} "
+            f"{mark[bool(row['squawk_catches'])]:7} {row['expected_rule']}"
+        )
     counts = result["catch_counts"]
     print(f"caught: delegate {counts['delegate']}/{counts['hazards']}, squawk {counts['squawk']}/{counts['hazards']}")
-    print(f"\nexample feature 042, full static check: {example['whole_process_seconds']:.3f} s whole process, "
-          f"{example['in_process_seconds']:.3f} s in process")
+    print(
+        f"\nexample feature 042, full static check: {example['whole_process_seconds']:.3f} s whole process, "
+        f"{example['in_process_seconds']:.3f} s in process"
+    )
     print(f"results: {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
     return 0
 

@@ -14,11 +14,31 @@ import pytest
 from orchestrator.check import CheckOptions
 from orchestrator.checks.engine import load_rules, run_static
 from orchestrator.checks.model import Rule
+from orchestrator.checks.offline import RenderJob, remember_rendering
 from orchestrator.config import load_config
 from orchestrator.report import Finding
 
 SPEC = Path("specs/001-example")
 STATIC_RULES = [r for r in load_rules() if not r.live]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def rendered_once(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Render every example revision in one subprocess up front: the engine's rendering cache (by file content)
+    then serves each test, instead of one Alembic start-up per example."""
+    folder = tmp_path_factory.mktemp("examples")
+    files = []
+    for n, rule in enumerate(STATIC_RULES):
+        for which, example in (("bad", rule.bad), ("good", rule.good)):
+            items = {rule.example_path: example} if isinstance(example, str) else example
+            for rel, content in items.items():
+                if rel.endswith(".py") and "def upgrade" in content:
+                    path = folder / f"r{n}_{which}_{len(files)}.py"
+                    path.write_text(content, encoding="utf-8")
+                    files.append(path)
+    if files:
+        for path, result in RenderJob(files, [folder], None, timeout=120).result().items():
+            remember_rendering(path, None, result)
 
 
 def write_example(root: Path, rule: Rule, example: str | dict[str, str]) -> list[Path]:

@@ -405,3 +405,39 @@ def test_unknown_rule_in_config_is_an_input_error(tmp_path: Path, stub_rules: li
     with pytest.raises(InputError, match="test-plain-indx") as err:
         engine.run_static(tmp_path, cfg, CheckOptions(repo=tmp_path, paths=[path]))
     assert "test-plain-index" in (err.value.hint or "")
+
+
+def test_a_folder_of_revisions_is_one_graph_and_env_py_is_not_a_revision(tmp_path: Path) -> None:
+    folder = tmp_path / "api" / "alembic"
+    write(tmp_path, "api/alembic/env.py", "from alembic import context\ncontext.configure()\n")
+    write(tmp_path, "api/alembic/versions/aa11_a.py", REVISION_HEAD + '\ndef upgrade():\n    op.execute("SELECT 1")\n')
+    second = REVISION_HEAD.replace('"aa11"', '"bb22"').replace("down_revision = None", 'down_revision = "aa11"')
+    write(tmp_path, "api/alembic/versions/bb22_b.py", second + '\ndef upgrade():\n    op.execute("SELECT 2")\n')
+    options = CheckOptions(repo=tmp_path, static_only=True, paths=[folder])
+    ctx = engine.prepare(tmp_path, DelegateConfig(), options, rules=[]).context
+    assert sorted(rf.rel for rf in ctx.revision_files) == [f"{VERSIONS}/aa11_a.py", f"{VERSIONS}/bb22_b.py"]
+    assert ctx.graph.heads == ["bb22"] and ctx.graph.bases == ["aa11"]
+    assert ctx.feature_revisions is None  # explicit paths: everything is the feature
+
+
+def test_files_outside_the_repo_keep_their_absolute_path(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    outside = write(tmp_path, "elsewhere/m.sql", "SELECT 1;")
+    assert [s.file for s in statements(repo, outside)] == [outside.resolve().as_posix()]
+
+
+def test_an_unchanged_revision_is_rendered_once_per_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.checks import offline
+
+    body = REVISION_HEAD + '\ndef upgrade():\n    op.create_index("ix_cached_once", "t", ["a"])\n'
+    first = write(tmp_path / "one", f"{VERSIONS}/aa11_c.py", body)
+    assert [s.node.idxname for s in statements(tmp_path / "one", first)] == ["ix_cached_once"]
+
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("rendered again although the file did not change")
+
+    monkeypatch.setattr(offline, "RenderJob", forbidden)
+    second = write(tmp_path / "two", f"{VERSIONS}/aa11_c.py", body)
+    got = statements(tmp_path / "two", second)
+    assert [(s.node.idxname, s.file, s.line) for s in got] == [("ix_cached_once", f"{VERSIONS}/aa11_c.py", 11)]

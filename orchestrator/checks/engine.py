@@ -441,19 +441,27 @@ class InputReading:
             if rf.tree is not None and rsql.needs_rendering
         ]
         self.job: Any = None
+        self.cached: dict[Path, RenderedRevision] = {}
         self.render_error: str | None = None
         if self.to_render:
             self._start_render()
 
     def _start_render(self) -> None:
-        from orchestrator.checks.offline import RenderFailed, RenderJob
+        from orchestrator.checks.offline import RenderFailed, RenderJob, cached_rendering
 
         repo, cfg = self.repo, self.cfg
+        for rf, _ in self.to_render:
+            hit = cached_rendering(rf.path, cfg.python)
+            if hit is not None:
+                self.cached[rf.path.resolve()] = hit
+        missing = [rf for rf, _ in self.to_render if rf.path.resolve() not in self.cached]
+        if not missing:
+            return
         sys_path = [repo, (repo / cfg.alembic_ini).parent, (repo / cfg.versions_dir).parent.parent]
-        sys_path += sorted({rf.path.parent for rf, _ in self.to_render})
+        sys_path += sorted({rf.path.parent for rf in missing})
         try:
             self.job = RenderJob(
-                [rf.path for rf, _ in self.to_render], sys_path, cfg.python, timeout=min(cfg.timeout_seconds, 120.0)
+                [rf.path for rf in missing], sys_path, cfg.python, timeout=min(cfg.timeout_seconds, 120.0)
             )
         except RenderFailed as exc:
             self.render_error = str(exc)
@@ -510,17 +518,23 @@ class InputReading:
         return PreparedCheck(ctx, findings, index)
 
     def _collect_render(self) -> dict[Path, RenderedRevision]:
-        from orchestrator.checks.offline import RenderFailed
+        from orchestrator.checks.offline import RenderFailed, remember_rendering
 
-        rendered: dict[Path, RenderedRevision] = {}
+        rendered: dict[Path, RenderedRevision] = dict(self.cached)
         if self.job is not None:
             try:
-                rendered = self.job.result()
+                fresh = self.job.result()
             except RenderFailed as exc:
                 self.render_error = str(exc)
+            else:
+                for path, result in fresh.items():
+                    remember_rendering(path, self.cfg.python, result)
+                rendered.update(fresh)
             self.job = None
         if self.render_error is not None:
             for rf, rsql in self.to_render:
+                if rf.path.resolve() in self.cached:
+                    continue
                 first = next((c.line for c in rsql.calls if c.name != "execute"), 1)
                 self.builder.report(
                     "unanalysable-sql",

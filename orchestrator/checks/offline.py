@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -99,6 +100,36 @@ class RenderedRevision:
     upgrade: list[RenderedStatement] = field(default_factory=list)
     downgrade: list[RenderedStatement] = field(default_factory=list)
     errors: list[tuple[str | None, int | None, str]] = field(default_factory=list)  # (direction, line, error)
+
+
+# Renderings of this process, by (file content, interpreter): an agent's repeated checks of one workspace, and a
+# test suite's many small repos, re-render only what changed. Only renderings without errors are kept (an error
+# may come from the environment, e.g. a missing import path); a revision is assumed not to render differently
+# while its own text is unchanged.
+_CACHE: dict[tuple[str, str], RenderedRevision] = {}
+
+
+def _cache_key(path: Path, python: str | None) -> tuple[str, str] | None:
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+    return digest, python or sys.executable
+
+
+def cached_rendering(path: Path, python: str | None) -> RenderedRevision | None:
+    key = _cache_key(path, python)
+    return _CACHE.get(key) if key is not None else None
+
+
+def remember_rendering(path: Path, python: str | None, rendered: RenderedRevision) -> None:
+    key = _cache_key(path, python)
+    if key is not None and not rendered.errors:
+        _CACHE[key] = rendered
+
+
+def clear_render_cache() -> None:
+    _CACHE.clear()
 
 
 class RenderFailed(Exception):
