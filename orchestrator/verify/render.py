@@ -83,7 +83,8 @@ def render_verification(verification: Verification, console: Console) -> None:
         for lock in verification.locks:
             style = "bold red" if lock.mode in ("ACCESS EXCLUSIVE", "SHARE") else ""
             mode = f"[{style}]{lock.mode}[/]" if style else lock.mode
-            locks.add_row(lock.revision or "", lock.relation, mode, f"{lock.seconds * 1000:.0f} ms", lock.statement)
+            statement = lock.statement if len(lock.statement) <= 70 else lock.statement[:69] + "…"
+            locks.add_row(lock.revision or "", lock.relation, mode, f"{lock.seconds * 1000:.0f} ms", statement)
         console.print(locks)
 
     if verification.explains:
