@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import sqlalchemy
 from psycopg import sql
 
 from orchestrator.errors import ExitCode, InputError
@@ -28,7 +29,7 @@ from orchestrator.pg import (
 )
 from orchestrator.pg.binaries import BINDIR_ENV, NO_WHEEL_ENV
 from orchestrator.pg.scratch import host_tag
-from orchestrator.pg.server import sweep_orphan_clusters
+from orchestrator.pg.server import NO_SKELETON_ENV, sweep_orphan_clusters
 
 USER_A = "11111111-1111-1111-1111-111111111111"
 
@@ -168,7 +169,9 @@ def _processes_mentioning(text: str) -> list[int]:
 
 
 @pytest.mark.postgres
-def test_throwaway_server_leaves_no_folder_and_no_process() -> None:
+@pytest.mark.parametrize("skeleton", ["cached initdb", "initdb"])
+def test_throwaway_server_leaves_no_folder_and_no_process(skeleton: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(NO_SKELETON_ENV, "1" if skeleton == "initdb" else "0")
     server = open_server(None)
     try:
         assert server.is_throwaway
@@ -256,7 +259,12 @@ def test_scratch_database_is_created_and_dropped(pg_server: PostgresServer) -> N
     with ScratchDatabase(pg_server) as db:
         assert db.name.startswith(f"delegate_scratch_{host_tag()}_{os.getpid()}_")
         assert pg_server.database_exists(db.name)
-        assert db.sqlalchemy_url.startswith("postgresql+psycopg://")
+        engine = sqlalchemy.create_engine(db.sqlalchemy_url)
+        try:
+            with engine.connect() as sa_conn:
+                assert sa_conn.execute(sqlalchemy.text("SELECT current_database()")).scalar() == db.name
+        finally:
+            engine.dispose()
         with psycopg.connect(db.url) as conn:
             assert conn.execute("SELECT current_database()").fetchone() == (db.name,)
             # An open session does not stop the drop.
