@@ -22,6 +22,7 @@ from orchestrator.pg import (
     ScratchDatabase,
     ServerAddress,
     apply_supabase_emulation,
+    drop_templates,
     ensure_template,
     open_server,
     sweep_stale,
@@ -328,6 +329,15 @@ def test_template_is_built_once_and_cloned(pg_server: PostgresServer) -> None:
             assert conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (name,)).fetchone() == (0,)
     finally:
         pg_server.drop_database(name)
+
+
+@pytest.mark.postgres
+def test_drop_templates_removes_only_that_prefix(pg_server: PostgresServer) -> None:
+    prefix = f"delegate_tpltest{secrets.token_hex(3)}"
+    name = ensure_template(pg_server, "k", lambda url: None, prefix=prefix)
+    assert drop_templates(pg_server, prefix) == [name]
+    assert not pg_server.database_exists(name)
+    assert drop_templates(pg_server, prefix) == []
 
 
 @pytest.mark.postgres

@@ -152,6 +152,18 @@ def template_name(key: str, prefix: str = TEMPLATE_PREFIX) -> str:
     return f"{prefix}_{digest}"
 
 
+def drop_templates(server: PostgresServer, prefix: str = TEMPLATE_PREFIX) -> list[str]:
+    """Drop every cached template named `prefix`_<hash> on `server` (they are rebuilt on demand); returns the names."""
+    pattern = re.compile(rf"^{re.escape(prefix)}_[0-9a-f]{{16}}$")
+    like = prefix.replace("_", r"\_") + r"\_%"
+    with server.admin_connection() as conn:
+        names = [row[0] for row in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (like,))]
+        dropped = [name for name in names if pattern.match(name)]
+        for name in dropped:
+            drop_database_on(conn, name, server.version_num)
+    return dropped
+
+
 def _lock_id(name: str) -> int:
     # pg_advisory_lock takes a signed 64-bit key.
     return int.from_bytes(hashlib.sha256(f"delegate:{name}".encode()).digest()[:8], "big", signed=True)
