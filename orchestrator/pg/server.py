@@ -61,7 +61,7 @@ class PostgresServer:
 
     @property
     def description(self) -> str:
-        """The server for messages: the URL with the password replaced, or the throwaway server's folder."""
+        """The server for messages: its URL with the password replaced (and, if throwaway, which PostgreSQL)."""
         if self._cluster is not None:
             return f"throwaway PostgreSQL {self._cluster.binaries.major} at {self.address.description}"
         return self.address.description
@@ -79,14 +79,19 @@ class PostgresServer:
     # ---- databases -------------------------------------------------------------------------------------
     @contextlib.contextmanager
     def admin_connection(self) -> Iterator[psycopg.Connection]:
-        """The autocommit connection to the maintenance database (CREATE/DROP DATABASE cannot run in a transaction).
+        """An autocommit connection to the maintenance database (CREATE/DROP DATABASE cannot run in a transaction).
 
-        One connection is kept and lent to one caller at a time: a fresh connection per clone costs as much as
-        half the clone. Do not close it; an error while lent discards it, and the next caller reconnects.
+        One connection is kept and lent to one caller at a time, since a fresh connection per clone costs as much
+        as half the clone; a caller that finds it lent out gets a connection of its own instead of waiting. Do not
+        close it; an error while lent discards it, and the next caller reconnects.
         """
-        with self._admin_lock:
+        if not self._admin_lock.acquire(blocking=False):
+            with self.new_admin_connection() as own:
+                yield own
+            return
+        try:
             conn = self._admin
-            if conn is None or conn.closed or self._admin_pid != os.getpid():
+            if conn is None or conn.closed or conn.broken or self._admin_pid != os.getpid():
                 conn = self._admin = connect(self.admin_url, self.description)
                 self._admin_pid = os.getpid()
             try:
@@ -94,6 +99,8 @@ class PostgresServer:
             except BaseException:
                 self._discard_admin()
                 raise
+        finally:
+            self._admin_lock.release()
 
     def new_admin_connection(self) -> psycopg.Connection:
         """A separate autocommit connection to the maintenance database, for a caller that holds it long (locks)."""
