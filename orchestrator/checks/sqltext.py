@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # Whitespace and comments that may precede a statement's first token (block comments may nest in PostgreSQL).
+_TRIVIA_START = frozenset(" \t\r\n\f\v-/")
 _TRIVIA = re.compile(r"(?:\s+|--[^\n]*)+")
 
 
@@ -48,6 +49,8 @@ class LineIndex:
 def skip_trivia(text: str, offset: int) -> int:
     """The offset of the first token at or after `offset`: leading whitespace and comments do not count."""
     n = len(text)
+    if offset < n and text[offset] not in _TRIVIA_START:
+        return offset  # the common case: the parser's offset is already the first token
     while offset < n:
         m = _TRIVIA.match(text, offset)
         if m and m.end() > offset:
