@@ -227,10 +227,26 @@ class ThrowawayCluster:
         self.process: subprocess.Popen[bytes] | None = None
         self._destroyed = False
         self._lock = threading.Lock()
-        # Who owns the folder: a later run removes it (and stops its server) once this process is gone.
-        (self.root / OWNER_FILE).write_text(f"{os.getpid()}\n")
+        try:
+            # Who owns the folder: a later run removes it (and stops its server) once this process is gone.
+            (self.root / OWNER_FILE).write_text(f"{os.getpid()}\n")
+        except OSError:
+            shutil.rmtree(self.root, ignore_errors=True)
+            raise
 
     def _run(self, args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+        """Run a PostgreSQL tool as the server account; a hang or a missing program is an InputError."""
+        try:
+            return self._run_unchecked(args, timeout)
+        except subprocess.TimeoutExpired:
+            raise InputError(
+                f"{Path(args[0]).name} did not finish within {timeout:.0f} s",
+                "pass --database-url for a running server",
+            ) from None
+        except OSError as exc:
+            raise InputError(f"cannot run {args[0]}: {exc}", "pass --database-url for a running server") from None
+
+    def _run_unchecked(self, args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             args,
             capture_output=True,
@@ -258,9 +274,12 @@ class ThrowawayCluster:
             os.chown(self.root, self.account.uid, self.account.gid)
         skeleton = None if os.environ.get(NO_SKELETON_ENV, "").strip() not in ("", "0") else self._skeleton()
         if skeleton is not None:
-            out = self._run(["cp", "-a", str(skeleton), str(self.datadir)], timeout=120)
-            if out.returncode == 0:
-                return
+            try:
+                copied = self._run_unchecked(["cp", "-a", str(skeleton), str(self.datadir)], timeout=120)
+                if copied.returncode == 0:
+                    return
+            except (OSError, subprocess.SubprocessError):
+                pass  # no cp here: initdb below does the same job, slower
             shutil.rmtree(self.datadir, ignore_errors=True)
         out = self._run(self._initdb_args(self.datadir), timeout=120)
         if out.returncode != 0:
