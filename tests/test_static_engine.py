@@ -441,3 +441,18 @@ def test_an_unchanged_revision_is_rendered_once_per_process(tmp_path: Path, monk
     second = write(tmp_path / "two", f"{VERSIONS}/aa11_c.py", body)
     got = statements(tmp_path / "two", second)
     assert [(s.node.idxname, s.file, s.line) for s in got] == [("ix_cached_once", f"{VERSIONS}/aa11_c.py", 11)]
+
+
+def test_the_example_feature_is_clean_and_only_its_revision_is_the_feature(tmp_path: Path) -> None:
+    from helpers_example import FEATURE_SPEC, SOLUTION_REVISION, make_example_repo
+
+    from orchestrator.config import load_config
+
+    repo = make_example_repo(tmp_path, with_solution=True)
+    options = CheckOptions(repo=repo, static_only=True, spec=Path(FEATURE_SPEC))
+    cfg = load_config(repo)
+    prepared = engine.prepare(repo, cfg, options)
+    assert prepared.context.feature_revisions == {SOLUTION_REVISION}
+    assert prepared.context.spec is not None
+    found = engine.run_static(repo, cfg, options)
+    assert [f for f in found if f.severity is Severity.ERROR] == [], found

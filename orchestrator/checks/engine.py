@@ -456,6 +456,13 @@ class InputReading:
                 message = f"op.execute() is given SQL that cannot be checked statically: {u.reason}"
                 self.builder.unanalysable.append(Violation(rel, u.line, message))
                 self.builder.report("unanalysable-sql", rel, u.line, message)
+        from orchestrator.revisions import RevisionGraph
+
+        self.graph = RevisionGraph(self.files)
+        self.spec = _load_spec(repo, options)
+        self.feature = _feature_revisions(repo, cfg, self.graph, options, self.spec)
+        # Every revision is rendered, the feature's and the history's alike: a rule judging a feature statement
+        # may need to know what the history created (and the cache makes an unchanged history cheap).
         self.to_render = [
             (rf, rsql)
             for rf, rsql in zip(self.files, self.sqls, strict=True)
@@ -506,22 +513,17 @@ class InputReading:
         for rf, rsql in zip(self.files, self.sqls, strict=True):
             if rf.tree is not None:
                 builder.add_revision_units(rf, rsql, rendered.get(rf.path.resolve()), True)
-        from orchestrator.revisions import RevisionGraph
-
-        repo, options = self.repo, self.options
-        graph = RevisionGraph(self.files)
-        spec = _load_spec(repo, options)
         ctx = CheckContext(
-            repo=repo,
+            repo=self.repo,
             config=self.cfg,
             statements=builder.statements,
             revision_files=self.files,
-            graph=graph,
+            graph=self.graph,
             sql_files=dict(self.inputs.sql_files),
             texts=builder.texts,
-            spec=spec,
+            spec=self.spec,
             unanalysable=builder.unanalysable,
-            feature_revisions=_feature_revisions(repo, self.cfg, graph, options, spec),
+            feature_revisions=self.feature,
         )
         suppressions = [s for rel, text in builder.texts.items() for s in find_suppressions(rel, text)]
         index = SuppressionIndex(suppressions)
