@@ -529,6 +529,10 @@ class InputReading:
         index = SuppressionIndex(suppressions)
         index.attach(builder.spans)
         findings = [f for f in builder.findings if not index.silences(f.rule, f.file, f.line)]
+        if self.feature is not None:
+            # With a known feature, SQL that cannot be analysed only matters in the feature's own revisions.
+            history = {rf.rel for rf in self.files if rf.revision is not None and rf.revision not in self.feature}
+            findings = [f for f in findings if not (f.rule == "unanalysable-sql" and f.file in history)]
         for s in suppressions:
             if s.reason is None:
                 builder.report(
