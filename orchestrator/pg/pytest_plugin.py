@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from orchestrator.errors import InputError
-from orchestrator.pg.scratch import SCRATCH_PREFIX, TEMPLATE_PREFIX, ScratchDatabase, ensure_template, sweep_stale
+from orchestrator.pg.scratch import ScratchDatabase, ensure_template
 from orchestrator.pg.server import PostgresServer, open_server
 
 LOCAL_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -48,11 +48,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PostgresServer]:
-    """The session's PostgreSQL server; leftovers of dead test runs on this host are swept first."""
+    """The session's PostgreSQL server (open_server sweeps what dead test runs of this host left on it)."""
     server = open_test_server()
     try:
-        for prefix in (SCRATCH_PREFIX, f"{TEMPLATE_PREFIX}_build"):
-            sweep_stale(server, prefix)
         yield server
     finally:
         server.close()

@@ -522,10 +522,21 @@ def open_server(database_url: str | None) -> PostgresServer:
                 f"ALTER ROLE {who} CREATEDB (as a superuser), or pass a URL of a role that has CREATEDB",
             )
         server.version_num = int(row[0])
+        _sweep_leftovers(server)
     except BaseException:
         server.close()
         raise
     return server
+
+
+def _sweep_leftovers(server: PostgresServer) -> None:
+    """Drop scratch and half-built template databases that dead runs of this host left on a shared server."""
+    # Imported here: scratch builds on this module.
+    from orchestrator.pg.scratch import SCRATCH_PREFIX, TEMPLATE_PREFIX, sweep_stale
+
+    with contextlib.suppress(psycopg.Error):
+        for prefix in (SCRATCH_PREFIX, f"{TEMPLATE_PREFIX}_build"):
+            sweep_stale(server, prefix)
 
 
 # ---- cleanup at exit and on signals ---------------------------------------------------------------------------
