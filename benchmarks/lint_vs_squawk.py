@@ -274,15 +274,16 @@ def main() -> int:
         speed = time_big_file(work, args.statements, args.runs, squawk)
         table = catch_table(work, squawk)
         example = time_example_feature(work, args.runs)
+    counts = {
+        "hazards": len(table),
+        "delegate": sum(bool(r["delegate_catches"]) for r in table),
+        "squawk": sum(bool(r["squawk_catches"]) for r in table),
+    }
     result = {
         "machine": {"python": platform.python_version(), "platform": platform.platform(), "squawk": version},
         "speed": speed,
         "catches": table,
-        "catch_counts": {
-            "hazards": len(table),
-            "delegate": sum(bool(r["delegate_catches"]) for r in table),
-            "squawk": sum(bool(r["squawk_catches"]) for r in table),
-        },
+        "catch_counts": counts,
         "example_feature": example,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -300,7 +301,6 @@ def main() -> int:
             f"{row['hazard']:34} {mark[bool(row['delegate_catches'])]:9} "
             f"{mark[bool(row['squawk_catches'])]:7} {row['expected_rule']}"
         )
-    counts = result["catch_counts"]
     print(f"caught: delegate {counts['delegate']}/{counts['hazards']}, squawk {counts['squawk']}/{counts['hazards']}")
     print(
         f"\nexample feature 042, full static check: {example['whole_process_seconds']:.3f} s whole process; "

@@ -27,7 +27,7 @@ def rendered_once(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Render every example revision in one subprocess up front: the engine's rendering cache (by file content)
     then serves each test, instead of one Alembic start-up per example."""
     folder = tmp_path_factory.mktemp("examples")
-    files = []
+    files: list[Path] = []
     for n, rule in enumerate(STATIC_RULES):
         for which, example in (("bad", rule.bad), ("good", rule.good)):
             items = {rule.example_path: example} if isinstance(example, str) else example

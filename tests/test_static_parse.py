@@ -65,7 +65,7 @@ LOCK TABLE lessons IN ACCESS EXCLUSIVE MODE NOWAIT;
 def same_tree(a: Any, b: Any, path: str = "") -> None:
     assert type(a) is type(b), f"{path}: {type(a).__name__} != {type(b).__name__}"
     if isinstance(a, ast.Node):
-        for attr in type(a).__slots__:
+        for attr in getattr(type(a), "__slots__", ()):
             same_tree(getattr(a, attr, None), getattr(b, attr, None), f"{path}.{attr}")
     elif isinstance(a, tuple):
         assert len(a) == len(b), path
