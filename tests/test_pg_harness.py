@@ -57,6 +57,13 @@ def test_url_forms_normalize_to_libpq_and_sqlalchemy(url: str) -> None:
     assert "***" in address.description
 
 
+def test_description_hides_every_secret() -> None:
+    address = ServerAddress.parse("postgresql://app:pw1@db.example/app?sslpassword=pw2&sslmode=require")
+    assert "pw1" not in address.description and "pw2" not in address.description
+    assert "sslmode=require" in address.description
+    assert "sslpassword=pw2" in address.url()
+
+
 def test_unix_socket_host_goes_to_the_query() -> None:
     address = ServerAddress.parse("postgresql:///app?host=/var/run/postgresql&port=5433")
     assert address.url("x") == "postgresql:///x?host=%2Fvar%2Frun%2Fpostgresql&port=5433"

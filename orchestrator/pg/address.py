@@ -12,6 +12,7 @@ from orchestrator.errors import InputError
 # SQLAlchemy dialect+driver prefixes that name the same libpq server; all normalize to postgresql://.
 _SCHEMES = ("postgresql", "postgres")
 _KNOWN_KEYS = {"host", "hostaddr", "port", "user", "password", "dbname"}
+_SECRET_PARAMS = {"sslpassword"}
 
 
 class ServerAddress(BaseModel):
@@ -79,7 +80,9 @@ class ServerAddress(BaseModel):
                 secret = "***" if redact else quote(self.password.get_secret_value(), safe="")
                 userinfo += ":" + secret
             userinfo += "@"
-        query: list[tuple[str, str]] = list(self.params)
+        query: list[tuple[str, str]] = [
+            (key, "***" if redact and key in _SECRET_PARAMS else value) for key, value in self.params
+        ]
         netloc = ""
         # A unix socket directory (or several hosts) cannot sit in the authority part: libpq and SQLAlchemy
         # both accept it as the host query parameter.
