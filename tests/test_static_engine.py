@@ -456,3 +456,19 @@ def test_the_example_feature_is_clean_and_only_its_revision_is_the_feature(tmp_p
     assert prepared.context.spec is not None
     found = engine.run_static(repo, cfg, options)
     assert [f for f in found if f.severity is Severity.ERROR] == [], found
+
+
+def test_sql_run_through_op_get_bind_is_rendered(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        f"{VERSIONS}/aa11_bind.py",
+        REVISION_HEAD
+        + """
+
+def upgrade():
+    conn = op.get_bind()
+    conn.execute(sa.text("UPDATE users SET plan = 'free'"))
+""",
+    )
+    got = [(type(s.node).__name__, s.line, s.origin) for s in statements(tmp_path, path)]
+    assert got == [("UpdateStmt", line_of(path, "conn.execute"), Origin.OP_RENDERED)]

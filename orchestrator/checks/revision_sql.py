@@ -10,11 +10,11 @@ from orchestrator.revisions import RevisionFile
 
 Direction = Literal["upgrade", "downgrade"]
 
-# op.* attributes that run no SQL of their own, or whose SQL the AST already gives (execute).
+# op.* attributes that run no SQL of their own, or whose SQL the AST already gives (execute). get_bind() is not
+# among them: SQL run through the connection it returns (conn.execute(sa.text(...))) is seen only when rendered.
 _NOT_RENDERED = {
     "execute",
     "get_context",
-    "get_bind",
     "f",
     "inline_literal",
     "implementation_for",
