@@ -472,3 +472,11 @@ def upgrade():
     )
     got = [(type(s.node).__name__, s.line, s.origin) for s in statements(tmp_path, path)]
     assert got == [("UpdateStmt", line_of(path, "conn.execute"), Origin.OP_RENDERED)]
+
+
+def test_nothing_to_check_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no revision files"):
+        statements(tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="empty"):
+        statements(tmp_path, tmp_path / "empty")

@@ -83,6 +83,13 @@ def collect_inputs(repo: Path, cfg: DelegateConfig, paths: list[Path]) -> CheckI
             if folder.is_dir():
                 for p in sorted(folder.rglob("*.sql")):
                     add_sql(p)
+        if not found.sql_files and not found.revision_files:
+            # A CI gate that checks nothing must not pass silently (a repo laid out differently, a typo in --repo).
+            raise InputError(
+                f"{repo}: no revision files in {cfg.versions_dir}, no .sql files in {cfg.policies_dir} or "
+                f"{', '.join(cfg.seeds_dirs)}",
+                "set versions_dir, policies_dir and seeds_dirs in [tool.delegate], or pass the files to check",
+            )
         return found
 
     for given in paths:
@@ -94,11 +101,17 @@ def collect_inputs(repo: Path, cfg: DelegateConfig, paths: list[Path]) -> CheckI
                 f"{given}: no such file or folder", "pass .sql files, Alembic revision .py files, or folders"
             )
         if path.is_dir():
+            before = len(found.sql_files) + len(found.revision_files)
             for p in sorted(path.rglob("*.sql")):
                 add_sql(p)
             for p in _python_files(path):
                 if _is_revision_source(p):
                     add_revision(p)
+            if len(found.sql_files) + len(found.revision_files) == before:
+                raise InputError(
+                    f"{given}: no .sql files or Alembic revision files in this folder",
+                    "pass the folder that holds the migrations (e.g. api/alembic/versions)",
+                )
         elif path.suffix == ".sql":
             add_sql(path)
         elif path.suffix == ".py":
