@@ -305,3 +305,27 @@ def test_cli_prints_the_stairway_as_json(tmp_path: Path, pg_server: PostgresServ
     stair = [f for f in report["findings"] if f["rule"] == "downgrade-failed"]
     assert stair and stair[0]["file"] == "api/alembic/versions/c2.py" and stair[0]["line"]
     assert "6 of 7 revisions round-trip" in report["verification"]["notes"]
+
+
+def test_lanes_walk_side_by_side_with_the_same_verdicts(tmp_path: Path, pg_server: PostgresServer) -> None:
+    # Three lanes over [a0 b1 b2] [c1 c2 m1] [h1]: the later lanes replay their first parents, a failure in one
+    # lane still skips its descendants in the others, and the merge still starts from both branches.
+    from orchestrator.feature import RevisionSelection
+    from orchestrator.revisions import RevisionGraph
+    from orchestrator.verify.stairway import StairwayWalk
+
+    repo = branched_repo(tmp_path / "repo", {"b1": ("op.execute('SELECT no_such_function()')", "pass")})
+    cfg = DelegateConfig(timeout_seconds=30)
+    project = AlembicProject.for_repo(repo, cfg)
+    graph = RevisionGraph.from_folder(project.versions_dir, project.repo)
+    selection = RevisionSelection(under_test=graph.topological(), base=[], how="the whole history")
+    before = our_databases(pg_server)
+    verification, findings = StairwayWalk(pg_server, project, graph, selection, cfg, progress=False, lanes=3).run()
+    statuses = {run.revision: (run.status, run.detail.split(" (found")[0]) for run in verification.revision_runs}
+    assert statuses["b1"][0] == "upgrade-failed"
+    assert statuses["c1"] == ("skipped", "parent b1 failed to upgrade")
+    assert statuses["m1"][0] == "skipped" and statuses["h1"] == ("skipped", "b1 (an ancestor) failed to upgrade")
+    assert [statuses[r][0] for r in ("a0", "b2", "c2")] == ["round-trips"] * 3
+    assert [f.rule for f in findings] == ["upgrade-failed"]
+    assert "3 lane(s)" in " ".join(verification.notes)
+    assert our_databases(pg_server) == before

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -39,6 +41,8 @@ REUPGRADE_FAILED = "reupgrade-failed"
 IRREVERSIBLE = "irreversible"
 SKIPPED = "skipped"
 MAX_NAMED_DIFFERENCES = 8
+MAX_LANES = 4
+MIN_LANE = 40  # revisions; a shorter lane spends too much of its time starting up
 
 
 def run_stairway(repo: Path, cfg: DelegateConfig, options: CheckOptions) -> tuple[Verification, list[Finding]]:
@@ -108,6 +112,9 @@ class StairwayWalk:
         selection: RevisionSelection,
         cfg: DelegateConfig,
         progress: bool | None = None,
+        lanes: int | None = None,
+        lane_of: StairwayWalk | None = None,
+        lane_order: list[str] | None = None,
     ) -> None:
         self.server = server
         self.project = project
@@ -116,15 +123,27 @@ class StairwayWalk:
         self.cfg = cfg
         self.order = [rev for rev in selection.under_test if rev in graph.by_id]
         self.under_test = set(self.order)
+        if lane_order is not None:
+            self.order = lane_order  # a lane walks its own stretch of the order
         self.show_progress = sys.stderr.isatty() if progress is None else progress
-        self.worker = AlembicWorker(project, timeout=cfg.timeout_seconds)
+        self.lane_count = lanes if lanes is not None else _lanes_for(len(self.order))
+        self.lanes: list[StairwayWalk] = []
+        self.stop: threading.Event = lane_of.stop if lane_of is not None else threading.Event()
+        # The first lane adopts the worker that built the base template (it is started already).
+        self.worker: AlembicWorker = (
+            lane_of.worker
+            if lane_of is not None and not lane_of.lanes
+            else AlembicWorker(project, timeout=cfg.timeout_seconds)
+        )
         self.fingerprints = _Fingerprints(server)
         self.runs: dict[str, RevisionRun] = {}
         self.findings: list[Finding] = []
         self.databases: dict[str, ScratchDatabase] = {}  # every scratch database of the walk, by name
         self.state_db: dict[str, str] = {}  # revision -> database holding its proven state, for children to come
         self.state_fp: dict[str, SchemaFingerprint] = {}
-        self.waiting = {rev: sum(1 for kid in graph.children[rev] if kid in self.under_test) for rev in self.order}
+        in_order = set(self.order)
+        # How many children (walked by this walk) will still start from each revision's proven state.
+        self.waiting = {rev: sum(1 for kid in graph.children[rev] if kid in in_order) for rev in self.order}
         self.blocked_by: dict[str, str] = {}  # revision -> the revision whose failed upgrade keeps it from running
         self.base_template: str | None = None
         self.base_fp: SchemaFingerprint | None = None
@@ -132,8 +151,17 @@ class StairwayWalk:
         self.rebuilds = 0
         self.rechecks = 0
         # Fresh-process rechecks of failures run beside the walk, on their own copy of the database.
-        self.background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="delegate-recheck")
-        self.pending: list[tuple[Future[str], Finding, RevisionRun | None]] = []
+        self.owns_background = lane_of is None
+        self.background: ThreadPoolExecutor = (
+            lane_of.background
+            if lane_of is not None
+            else ThreadPoolExecutor(max_workers=1, thread_name_prefix="delegate-recheck")
+        )
+        self.pending: list[tuple[Future[str], Finding, RevisionRun | None]] = (
+            lane_of.pending if lane_of is not None else []
+        )
+        if lane_of is not None:
+            self.base_template, self.base_fp = lane_of.base_template, lane_of.base_fp
 
     # ---- the walk --------------------------------------------------------------------------------------------
     def run(self) -> tuple[Verification, list[Finding]]:
@@ -147,17 +175,75 @@ class StairwayWalk:
                 self._base_failed(failed)
             else:
                 with self._progress() as advance:
-                    for rev in self.order:
-                        advance(rev)
-                        self._walk(rev)
+                    if self.lane_count > 1:
+                        self._walk_in_lanes(advance)
+                    else:
+                        self.walk_all(advance)
             self._settle_rechecks()
         except KeyboardInterrupt:
             interrupted = True
+            self.stop.set()
             self._say_interrupted()
             raise
         finally:
             self._cleanup(force=interrupted)
         return self._verification(time.perf_counter() - started), self.findings
+
+    def walk_all(self, advance: Callable[[str], None]) -> None:
+        for rev in self.order:
+            if self.stop.is_set():
+                return
+            self._walk(rev)
+            advance(rev)
+
+    def _walk_in_lanes(self, advance: Callable[[str], None]) -> None:
+        """Walk stretches of the order side by side, one worker each; a lane starts from its first parent's state,
+        replayed from the base in one command (the few replayed revisions are cheap next to the round trips)."""
+        if self.base_fp is None:
+            probe = self._clone(self._base())
+            self.base_fp = self.fingerprints.take(probe)
+            self._drop(probe)
+        size = -(-len(self.order) // self.lane_count)
+        stretches = [self.order[i : i + size] for i in range(0, len(self.order), size)]
+        for stretch in stretches:
+            self.lanes.append(
+                StairwayWalk(
+                    self.server,
+                    self.project,
+                    self.graph,
+                    self.selection,
+                    self.cfg,
+                    progress=False,
+                    lanes=1,
+                    lane_of=self,
+                    lane_order=stretch,
+                )
+            )
+        lock = threading.Lock()
+
+        def advance_locked(rev: str) -> None:
+            with lock:
+                advance(rev)
+
+        def walk(lane: StairwayWalk) -> None:
+            try:
+                lane.walk_all(advance_locked)
+            finally:
+                lane._cleanup(force=self.stop.is_set())
+
+        with ThreadPoolExecutor(max_workers=len(self.lanes), thread_name_prefix="delegate-lane") as pool:
+            futures = [pool.submit(walk, lane) for lane in self.lanes]
+            try:
+                for future in futures:
+                    future.result()
+            except BaseException:
+                self.stop.set()  # Ctrl-C: every lane stops at its next revision; killing the workers ends a hang
+                for lane in self.lanes:
+                    lane.worker.kill()
+                raise
+        for lane in self.lanes:
+            self.runs.update(lane.runs)
+            self.findings.extend(lane.findings)
 
     def _walk(self, rev: str) -> None:
         rf = self.graph.by_id[rev]
@@ -185,7 +271,8 @@ class StairwayWalk:
         self, rev: str, rf: RevisionFile, tested_parents: list[str]
     ) -> tuple[str, SchemaFingerprint] | None:
         """A database holding exactly what `rev` builds on, and its fingerprint; None when that cannot be built."""
-        donor = next((p for p in tested_parents if p in self.state_db), None)
+        own_parents = [p for p in tested_parents if p in self.waiting]  # walked by this walk (not another lane)
+        donor = next((p for p in own_parents if p in self.state_db), None)
         if donor is None:
             assert self.base_template is not None
             work = self._clone(self.base_template)
@@ -198,14 +285,31 @@ class StairwayWalk:
         else:
             work = self._clone(self.state_db[donor])
             before = self.state_fp[donor]
-        for parent in tested_parents:
+        for parent in own_parents:
             self._release(parent)
+        # A merge starts from all its parents: bring in the branches the donor's database does not hold. The first
+        # revision of a lane brings in its parent, which another lane walks.
         if len(rf.down_revisions) > 1:
-            # A merge starts from all its parents: bring in the branches the donor's database does not hold.
-            for parent in rf.down_revisions:
-                if parent == donor:
-                    continue
+            bring = [p for p in rf.down_revisions if p != donor]
+        else:
+            bring = [p for p in rf.down_revisions if p in self.under_test and p not in self.waiting]
+        if bring:
+            for parent in bring:
                 answer = self._command("upgrade", work, parent)
+                if not answer.ok and len(rf.down_revisions) == 1:
+                    # The other lane reports that failure itself; here it only keeps this revision from running.
+                    cause = answer.revision or parent
+                    self.blocked_by[rev] = cause
+                    self.runs[rev] = RevisionRun(
+                        revision=rev,
+                        file=rf.rel,
+                        status=SKIPPED,
+                        detail=f"parent {cause} failed to upgrade"
+                        if cause == parent
+                        else f"{cause} (an ancestor) failed to upgrade",
+                    )
+                    self._drop(work)
+                    return None
                 if not answer.ok:
                     self.blocked_by[rev] = rev
                     self._fail(
@@ -257,7 +361,8 @@ class StairwayWalk:
 
         again = self._command("upgrade", work, rev)
         if not again.ok:
-            recheck = self._recheck(["upgrade", rev], work, again, in_place=False)
+            # The walk is done with `work` (children get a rebuilt state), so the recheck may have it.
+            recheck = self._recheck(["upgrade", rev], work, again, in_place=True)
             first = run.status == ROUND_TRIPS
             if first:
                 run.status, run.detail = REUPGRADE_FAILED, _first_line(again.error)
@@ -301,6 +406,13 @@ class StairwayWalk:
         target: str,
     ) -> None:
         on_purpose = self._irreversible(rev)
+        # Transactional DDL rolled the failed downgrade back, so children can start from here; prove it first.
+        reusable = (
+            self.waiting.get(rev, 0) > 0
+            and not down.timed_out
+            and not down.crashed
+            and not self.fingerprints.take(work).diff(after)
+        )
         run.status = IRREVERSIBLE if on_purpose else DOWNGRADE_FAILED
         run.detail = _first_line(down.error)
         if on_purpose:
@@ -314,7 +426,7 @@ class StairwayWalk:
                 severity=Severity.INFO,
             )
         else:
-            recheck = self._recheck(["downgrade", target], work, down, in_place=False)
+            recheck = self._recheck(["downgrade", target], work, down, in_place=not reusable)
             self._fail(
                 rev,
                 rf,
@@ -325,11 +437,10 @@ class StairwayWalk:
                 recheck=recheck,
                 run=run,
             )
-        # Transactional DDL rolled the failed downgrade back, so children can start from here; prove it first.
-        if not down.timed_out and not down.crashed and not self.fingerprints.take(work).diff(after):
+        if reusable:
             self._keep(rev, work, after)
         else:
-            self._rebuild(rev, work)
+            self._rebuild(rev, work)  # a recheck that took `work` drops it itself
 
     # ---- databases -------------------------------------------------------------------------------------------
     def _keep(self, rev: str, work: str, fingerprint: SchemaFingerprint) -> None:
@@ -341,6 +452,8 @@ class StairwayWalk:
 
     def _release(self, parent: str) -> None:
         """One child of `parent` has started (or was skipped); the last one frees the parent's database."""
+        if parent not in self.waiting:
+            return  # another lane's revision
         self.waiting[parent] -= 1
         if self.waiting[parent] <= 0 and parent in self.state_db:
             self._drop(self.state_db.pop(parent))
@@ -408,7 +521,8 @@ class StairwayWalk:
         if force:
             self.worker.kill()
         self.worker.close()
-        self.background.shutdown(wait=not force, cancel_futures=force)
+        if self.owns_background:
+            self.background.shutdown(wait=not force, cancel_futures=force)
         for name in list(self.databases):
             with contextlib.suppress(Exception):
                 self._drop(name)
@@ -576,6 +690,12 @@ class StairwayWalk:
             highlight=False,
         )
 
+    def _count(self, value: Callable[[StairwayWalk], int]) -> int:
+        return sum(value(w) for w in [self, *self.lanes])
+
+    def _workers(self) -> list[AlembicWorker]:
+        return list({id(w.worker): w.worker for w in [self, *self.lanes]}.values())
+
     def _verification(self, seconds: float) -> Verification:
         runs = [self.runs[rev] for rev in self.order if rev in self.runs]
         good = sum(1 for r in runs if r.status == ROUND_TRIPS)
@@ -594,13 +714,20 @@ class StairwayWalk:
                 for n in (
                     f"stairway over {self.selection.how}" if self.selection.how else "",
                     summary,
-                    f"walked in {seconds:.1f} s: one Alembic worker ({self.worker.commands} commands, "
-                    f"{self.worker.restarts} restarts), {self.clones} clones, {self.rebuilds} rebuilds, "
-                    f"{self.fingerprints.taken} fingerprints, {self.rechecks} rechecks in a fresh process",
+                    f"walked in {seconds:.1f} s: {len(self.lanes) or 1} lane(s), one Alembic worker each "
+                    f"({sum(w.commands for w in self._workers())} commands, "
+                    f"{sum(w.restarts for w in self._workers())} restarts), {self._count(lambda w: w.clones)} clones, "
+                    f"{self._count(lambda w: w.rebuilds)} rebuilds, {self._count(lambda w: w.fingerprints.taken)} "
+                    f"fingerprints, {self._count(lambda w: w.rechecks)} rechecks in a fresh process",
                 )
                 if n
             ],
         )
+
+
+def _lanes_for(revisions: int) -> int:
+    """Side-by-side lanes for a walk: one per core, each long enough that its starting replay is worth it."""
+    return max(1, min(os.cpu_count() or 1, MAX_LANES, revisions // MIN_LANE))
 
 
 def render_stairway(verification: Verification, console: Console) -> None:
