@@ -171,6 +171,7 @@ def render_text(report: CheckReport, stream: TextIO, console: Console | None = N
         groups.setdefault(f.file or "(no file)", []).append(f)
     for file, findings in groups.items():
         console.print(Text(file, style="bold underline"))
+        previous_fix: tuple[str, str] | None = None
         for f in findings:
             line = Text("  ")
             line.append(f"{f.line or '-':>5}", style="dim")
@@ -179,9 +180,13 @@ def render_text(report: CheckReport, stream: TextIO, console: Console | None = N
             line.append(f"  {f.rule}", style="bold")
             line.append(f"  {f.message}")
             console.print(line)
-            if f.fix:
+            if f.fix and (f.rule, f.fix) == previous_fix:
+                # The same rule's fix, repeated line after line, would bury the findings themselves.
+                console.print(Text("         fix: ", style="green") + Text("as above", style="dim"))
+            elif f.fix:
                 fix = f.fix.replace("\n", "\n" + " " * 15)
                 console.print(Text("         fix: ", style="green") + Text(fix))
+            previous_fix = (f.rule, f.fix)
         console.print()
     s = report.summary
     style = "bold red" if s.errors else ("yellow" if s.warnings else "bold green")
