@@ -125,14 +125,21 @@ class StatementBuilder:
     unanalysable: list[Violation] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)
     severities: dict[str, Severity] = field(default_factory=dict)
+    fixes: dict[str, str] = field(default_factory=dict)
 
     def report(self, rule: str, file: str | None, line: int | None, message: str) -> None:
-        default, fix = ENGINE_RULES[rule]
-        self.findings.append(
-            Finding(
-                rule=rule, severity=self.severities.get(rule, default), file=file, line=line, message=message, fix=fix
-            )
-        )
+        severity, fix = ENGINE_RULES[rule]
+        severity, fix = self.severities.get(rule, severity), self.fixes.get(rule, fix)
+        self.findings.append(Finding(rule=rule, severity=severity, file=file, line=line, message=message, fix=fix))
+
+    def use_rules(self, rules: list[Rule]) -> None:
+        """Severities and fixes of the engine's own rules from the catalogue, also for findings made before."""
+        for rule in rules:
+            if rule.id in ENGINE_RULES:
+                self.severities[rule.id], self.fixes[rule.id] = rule.severity, rule.fix
+        for f in self.findings:
+            f.severity = self.severities.get(f.rule, f.severity)
+            f.fix = self.fixes.get(f.rule, f.fix)
 
     # -- SQL text to statements ------------------------------------------------------------------------------------
 
@@ -244,9 +251,7 @@ class StatementBuilder:
         self.texts[rel] = text
         return text
 
-    def add_revision_units(
-        self, rf: RevisionFile, rsql: RevisionSql, rendered: RenderedRevision | None, rendered_ok: bool
-    ) -> None:
+    def add_revision_units(self, rf: RevisionFile, rsql: RevisionSql, rendered: RenderedRevision | None) -> None:
         from orchestrator.checks.revision_sql import ExecutedSql
 
         directions: tuple[Direction, Direction] = ("upgrade", "downgrade")
@@ -502,17 +507,13 @@ class InputReading:
 
     def finish(self, rules: list[Rule]) -> PreparedCheck:
         builder = self.builder
-        by_id = {r.id: r for r in rules}
-        for rule_id, (default, _fix) in ENGINE_RULES.items():
-            builder.severities[rule_id] = by_id[rule_id].severity if rule_id in by_id else default
-        for f in builder.findings:  # reported before the rules were loaded
-            f.severity = builder.severities[f.rule]
+        builder.use_rules(rules)
         for rel, kind in self.inputs.sql_files.items():
             builder.add_sql_file(rel, self.inputs.sql_paths[rel], kind)
         rendered = self._collect_render()
         for rf, rsql in zip(self.files, self.sqls, strict=True):
             if rf.tree is not None:
-                builder.add_revision_units(rf, rsql, rendered.get(rf.path.resolve()), True)
+                builder.add_revision_units(rf, rsql, rendered.get(rf.path.resolve()))
         ctx = CheckContext(
             repo=self.repo,
             config=self.cfg,
