@@ -480,3 +480,29 @@ def test_nothing_to_check_is_an_input_error(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="empty"):
         statements(tmp_path, tmp_path / "empty")
+
+
+def test_real_rule_fires_at_the_op_call_line(tmp_path: Path) -> None:
+    """With the real catalogue: op.create_index on an existing table is require-concurrent-index at the call."""
+    path = write(
+        tmp_path,
+        f"{VERSIONS}/aa11_idx.py",
+        REVISION_HEAD
+        + """
+
+def upgrade():
+    op.execute("SET LOCAL lock_timeout = '5s'")
+    op.create_index(
+        "ix_lessons_student",
+        "lessons",
+        ["student_id"],
+    )
+
+
+def downgrade():
+    op.drop_index("ix_lessons_student", table_name="lessons")
+""",
+    )
+    found = engine.run_static(tmp_path, DelegateConfig(), CheckOptions(repo=tmp_path, static_only=True, paths=[path]))
+    hits = [(f.file, f.line) for f in found if f.rule == "require-concurrent-index"]
+    assert hits == [(f"{VERSIONS}/aa11_idx.py", line_of(path, "op.create_index("))]
