@@ -52,14 +52,14 @@ class RlsCell(BaseModel):
     table: str
     actor: str  # anon | authenticated:A | authenticated:B | service_role
     action: str  # select_own, select_other, insert_own, insert_other, update_other, delete_other ...
-    expected: Literal["allow", "deny"]
+    expected: Literal["allow", "deny", "either"]  # either: the app's choice (an owner deleting its own rows)
     observed: Literal["allow", "deny", "error"]
     detail: str = ""
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def ok(self) -> bool:
-        return self.expected == self.observed
+        return self.expected == self.observed or (self.expected == "either" and self.observed != "error")
 
 
 class LockObservation(BaseModel):

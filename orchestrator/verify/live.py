@@ -378,8 +378,7 @@ class LiveRun:
                 for cell in cells:
                     if cell.observed == "allow" and cell.expected == "deny":
                         grouped.setdefault(("rls-leak", cell.table, cell.actor), []).append(cell.action)
-                    elif cell.observed == "deny" and cell.expected == "allow" and cell.action != "delete_own":
-                        # Many apps forbid deleting on purpose (soft deletes, history): shown in the matrix only.
+                    elif cell.observed == "deny" and cell.expected == "allow":
                         grouped.setdefault(("rls-overblock", cell.table, cell.actor), []).append(cell.action)
                 policy_files = sorted((self.repo / self.cfg.policies_dir).rglob("*.sql"))
                 for (rule, table, actor), actions in grouped.items():

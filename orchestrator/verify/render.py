@@ -14,6 +14,13 @@ _STATUS_STYLE = {
     StepStatus.SKIPPED: "[dim]skipped[/]",
 }
 _ACTORS = ("anon", "authenticated:A", "authenticated:B", "service_role")
+_ACTOR_LABEL = {"authenticated:A": "user A", "authenticated:B": "user B"}
+_VERBS = ("select", "insert", "update", "delete")
+
+
+def _action_order(action: str) -> tuple[int, str]:
+    verb, _, target = action.partition("_")
+    return (_VERBS.index(verb) if verb in _VERBS else len(_VERBS), target)
 
 
 def _cell(expected: str, observed: str) -> str:
@@ -22,6 +29,8 @@ def _cell(expected: str, observed: str) -> str:
         return f"[magenta]{mark} error[/]"
     if expected == observed:
         return f"[green]{mark}[/]"
+    if expected == "either":
+        return f"[dim]{mark}[/]"  # the app's choice: neither a leak nor an overblock
     return f"[bold red]{mark} (want {'✓' if expected == 'allow' else '✗'})[/]"
 
 
@@ -59,22 +68,24 @@ def render_verification(verification: Verification, console: Console) -> None:
         console.print(runs)
 
     if verification.rls_matrix:
-        matrix = Table(title="RLS matrix (✓ allowed, ✗ denied)", title_justify="left", show_edge=False)
-        matrix.add_column("table")
-        matrix.add_column("action")
+        console.print(
+            "[bold]RLS matrix[/] (✓ allowed, ✗ denied, dim: the app's choice; own/other: the acting user's rows or the other user's)"
+        )
         actors = [a for a in _ACTORS if any(c.actor == a for c in verification.rls_matrix)]
-        for actor in actors:
-            matrix.add_column(actor, justify="center")
-        rows: dict[tuple[str, str], dict[str, str]] = {}
+        by_table: dict[str, dict[str, dict[str, str]]] = {}
         for cell in verification.rls_matrix:
-            # Plain actions (anon, service_role) and "_other" ones land on the same row: both target another's row.
-            action = cell.action if cell.action.endswith("_own") else cell.action.split("_")[0] + " other's"
-            if "_" not in cell.action and cell.actor.startswith("authenticated"):
-                action = cell.action
-            rows.setdefault((cell.table, action), {})[cell.actor] = _cell(cell.expected, cell.observed)
-        for (table, action), by_actor in rows.items():
-            matrix.add_row(table, action, *(by_actor.get(a, "") for a in actors))
-        console.print(matrix)
+            by_table.setdefault(cell.table, {}).setdefault(cell.action, {})[cell.actor] = _cell(
+                cell.expected, cell.observed
+            )
+        for table, by_action in by_table.items():
+            # One small table per database table keeps full names readable in an 80-column terminal.
+            matrix = Table(title=table, title_justify="left", show_edge=False, pad_edge=False)
+            matrix.add_column("action")
+            for actor in actors:
+                matrix.add_column(_ACTOR_LABEL.get(actor, actor), justify="center")
+            for action in sorted(by_action, key=_action_order):
+                matrix.add_row(action.replace("_", " "), *(by_action[action].get(a, "") for a in actors))
+            console.print(matrix)
 
     if verification.locks:
         locks = Table(title="Locks on existing tables", title_justify="left", show_edge=False)

@@ -32,15 +32,18 @@ def table_has_rls(conn: psycopg.Connection[Any], qualified: str) -> bool:
     return bool(row and row[0])
 
 
-def expected_for(actor: Actor, action: str, owned: bool, public_read: bool) -> Literal["allow", "deny"]:
+def expected_for(actor: Actor, action: str, owned: bool, public_read: bool) -> Literal["allow", "deny", "either"]:
     """The default expectation (documented in the README): owners only, anon reads nothing unless public, service all.
 
     A table that is neither owner-scoped nor declared public-read is expected private: only service_role reaches it.
+    Whether owners may delete their own rows is the app's choice (soft deletes, kept history): either is fine.
     """
     if actor.role == "service_role":
         return "allow"
     if action.startswith("select") and public_read:
         return "allow"
+    if actor.role == "authenticated" and owned and action == "delete_own":
+        return "either"
     if actor.role == "authenticated" and owned and action.endswith("_own"):
         return "allow"
     return "deny"
