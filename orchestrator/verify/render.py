@@ -79,7 +79,8 @@ def render_verification(verification: Verification, console: Console) -> None:
             )
         for table, by_action in by_table.items():
             # One small table per database table keeps full names readable in an 80-column terminal.
-            matrix = Table(title=table, title_justify="left", show_edge=False, pad_edge=False)
+            console.print(table, style="bold", highlight=False)  # not a title: rich wraps titles to the table's width
+            matrix = Table(show_edge=False, pad_edge=False)
             matrix.add_column("action")
             for actor in actors:
                 matrix.add_column(_ACTOR_LABEL.get(actor, actor), justify="center")
