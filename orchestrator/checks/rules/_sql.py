@@ -19,6 +19,7 @@ MIGRATION_KINDS = frozenset({FileKind.REVISION, FileKind.SQL, FileKind.POLICY})
 N = TypeVar("N")
 
 _CACHE_ATTR = "_delegate_rule_facts"
+_CMDS_ATTR = "_delegate_alter_cmds"
 
 
 def qualify(schema: str | None, name: str | None) -> str:
@@ -176,6 +177,14 @@ def alter_cmds(stmt: Any) -> Iterator[tuple[str, ast.AlterTableCmd]]:
             yield table, cmd
 
 
+def statement_alter_cmds(stmt: SqlStatement) -> list[tuple[str, ast.AlterTableCmd]]:
+    """alter_cmds() of a statement's tree, computed once per statement: a dozen rules read them."""
+    cached: list[tuple[str, ast.AlterTableCmd]] | None = stmt.__dict__.get(_CMDS_ATTR)
+    if cached is None:
+        cached = stmt.__dict__[_CMDS_ATTR] = list(alter_cmds(stmt.node))
+    return cached
+
+
 def created_table(stmt: Any) -> str | None:
     """The table a statement creates, if it creates one (temporary tables do not count)."""
     if isinstance(stmt, ast.CreateStmt) and stmt.relation is not None and not is_temp(stmt.relation):
@@ -224,6 +233,10 @@ class Facts:
     foreign_files: set[str] = field(default_factory=set)
     # id(statement) -> its position in ctx.statements
     position: dict[int, int] = field(default_factory=dict)
+    # ALTER TABLE subcommands of the upgrade migrations by subtype: (sequence number, statement, table, command)
+    alter_by_subtype: dict[int, list[tuple[int, SqlStatement, str, ast.AlterTableCmd]]] | None = None
+    # columns that ALTER TABLE ... ADD COLUMN adds in the upgrade migrations: (statement, table, definition)
+    added_columns: list[tuple[SqlStatement, str, ast.ColumnDef]] | None = None
 
 
 def runs_in_migration(stmt: SqlStatement) -> bool:
@@ -319,6 +332,38 @@ def upgrade_migrations(ctx: CheckContext, *types: type) -> Iterator[SqlStatement
     for stmt in statements_of(ctx, *types):
         if stmt.direction != "downgrade" and stmt.kind in MIGRATION_KINDS and stmt.file not in foreign:
             yield stmt
+
+
+def upgrade_alter_cmds(ctx: CheckContext, *subtypes: int) -> list[tuple[SqlStatement, str, ast.AlterTableCmd]]:
+    """(statement, table, subcommand) for the ALTER TABLE subcommands of the given subtypes in upgrade migrations,
+    in the order that upgrade_migrations(ctx, AlterTableStmt) and alter_cmds() give them. Grouped once per
+    context, so that a rule visits only the subcommands it judges."""
+    f = facts(ctx)
+    if f.alter_by_subtype is None:
+        index: dict[int, list[tuple[int, SqlStatement, str, ast.AlterTableCmd]]] = defaultdict(list)
+        seq = 0
+        for stmt in upgrade_migrations(ctx, ast.AlterTableStmt):
+            for table, cmd in statement_alter_cmds(stmt):
+                index[cmd.subtype].append((seq, stmt, table, cmd))
+                seq += 1
+        f.alter_by_subtype = dict(index)
+    groups = [f.alter_by_subtype.get(t, []) for t in subtypes]
+    entries = groups[0] if len(groups) == 1 else sorted((e for g in groups for e in g), key=lambda e: e[0])
+    return [(stmt, table, cmd) for _, stmt, table, cmd in entries]
+
+
+def upgrade_added_columns(ctx: CheckContext) -> list[tuple[SqlStatement, str, ast.ColumnDef]]:
+    """(statement, table, column) for every ADD COLUMN of an ALTER TABLE in upgrade migrations, in the order that
+    upgrade_migrations(ctx, AlterTableStmt) and column_defs() give them (computed once per context)."""
+    f = facts(ctx)
+    if f.added_columns is None:
+        f.added_columns = [
+            (stmt, table, col)
+            for stmt in upgrade_migrations(ctx, ast.AlterTableStmt)
+            for table, col, added in column_defs(stmt.node)
+            if added
+        ]
+    return f.added_columns
 
 
 def is_existing(ctx: CheckContext, stmt: SqlStatement, table: str) -> bool:

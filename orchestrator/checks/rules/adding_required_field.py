@@ -9,7 +9,7 @@ from pglast.enums import ConstrType
 
 from orchestrator.checks.model import CheckContext, Rule, Violation
 from orchestrator.checks.rules._examples import revision, revision_path
-from orchestrator.checks.rules._sql import column_defs, const_value, is_existing, upgrade_migrations
+from orchestrator.checks.rules._sql import const_value, is_existing, upgrade_added_columns
 from orchestrator.report import Severity
 
 
@@ -67,11 +67,10 @@ class AddingRequiredField(Rule):
     )
 
     def check(self, ctx: CheckContext) -> Iterator[Violation]:
-        for stmt in upgrade_migrations(ctx, ast.AlterTableStmt):
-            for table, col, added in column_defs(stmt.node):
-                if added and is_required(col) and not has_default(col) and is_existing(ctx, stmt, table):
-                    yield Violation(
-                        stmt.file,
-                        stmt.line,
-                        f'column "{col.colname}" is added NOT NULL with no default to existing table {table}',
-                    )
+        for stmt, table, col in upgrade_added_columns(ctx):
+            if is_required(col) and not has_default(col) and is_existing(ctx, stmt, table):
+                yield Violation(
+                    stmt.file,
+                    stmt.line,
+                    f'column "{col.colname}" is added NOT NULL with no default to existing table {table}',
+                )

@@ -11,13 +11,13 @@ from orchestrator.checks.model import CheckContext, Rule, Violation
 from orchestrator.checks.rules._examples import revision, revision_path
 from orchestrator.checks.rules._sql import (
     TypeRef,
-    alter_cmds,
     column_defs,
     is_existing,
-    runs_in_migration,
+    statement_alter_cmds,
+    statements_of,
     table_of,
     type_ref,
-    upgrade_migrations,
+    upgrade_alter_cmds,
 )
 from orchestrator.report import Severity
 
@@ -97,9 +97,11 @@ class ChangingColumnType(Rule):
     def check(self, ctx: CheckContext) -> Iterator[Violation]:
         # Walk every statement in order so the "old type" is the one the column had right before the change.
         current: dict[tuple[str, str], TypeRef | None] = {}
-        changes = {id(s) for s in upgrade_migrations(ctx, ast.AlterTableStmt)}
-        for stmt in ctx.statements:
-            if stmt.direction == "downgrade" or not runs_in_migration(stmt):
+        changes = {id(s) for s, _, _ in upgrade_alter_cmds(ctx, AlterTableType.AT_AlterColumnType)}
+        if not changes:
+            return
+        for stmt in statements_of(ctx, ast.CreateStmt, ast.RenameStmt, ast.AlterTableStmt):
+            if stmt.direction == "downgrade":
                 continue
             node = stmt.node
             if isinstance(node, ast.CreateStmt):
@@ -109,7 +111,7 @@ class ChangingColumnType(Rule):
                 table = table_of(node.relation)
                 current[(table, node.newname or "")] = current.pop((table, node.subname or ""), None)
             elif isinstance(node, ast.AlterTableStmt):
-                for table, cmd in alter_cmds(node):
+                for table, cmd in statement_alter_cmds(stmt):
                     if cmd.subtype == AlterTableType.AT_AddColumn and isinstance(cmd.def_, ast.ColumnDef):
                         current[(table, cmd.def_.colname or "")] = type_ref(cmd.def_.typeName)
                     elif cmd.subtype == AlterTableType.AT_AlterColumnType and isinstance(cmd.def_, ast.ColumnDef):

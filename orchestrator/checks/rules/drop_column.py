@@ -11,12 +11,11 @@ from pglast.enums import AlterTableType
 from orchestrator.checks.model import CheckContext, Rule, SqlStatement, Violation
 from orchestrator.checks.rules._examples import revision, revision_path
 from orchestrator.checks.rules._sql import (
-    alter_cmds,
     column_refs,
     facts,
     is_existing,
     relations,
-    upgrade_migrations,
+    upgrade_alter_cmds,
 )
 from orchestrator.report import Severity
 
@@ -84,21 +83,19 @@ class DropColumn(Rule):
 
     def check(self, ctx: CheckContext) -> Iterator[Violation]:
         index: dict[tuple[str, str], list[SqlStatement]] | None = None
-        for stmt in upgrade_migrations(ctx, ast.AlterTableStmt):
-            for table, cmd in alter_cmds(stmt.node):
-                if cmd.subtype != AlterTableType.AT_DropColumn or not is_existing(ctx, stmt, table):
-                    continue
-                if index is None:
-                    index = copies_by_column(ctx)
-                column = cmd.name or ""
-                if any(c.unit != stmt.unit or c.index < stmt.index for c in index.get((table, column), ())):
-                    continue
-                yield Violation(
-                    stmt.file,
-                    stmt.line,
-                    f'column "{column}" of existing table {table} is dropped with no earlier backfill or copy of '
-                    "its data",
-                )
+        for stmt, table, cmd in upgrade_alter_cmds(ctx, AlterTableType.AT_DropColumn):
+            if not is_existing(ctx, stmt, table):
+                continue
+            if index is None:
+                index = copies_by_column(ctx)
+            column = cmd.name or ""
+            if any(c.unit != stmt.unit or c.index < stmt.index for c in index.get((table, column), ())):
+                continue
+            yield Violation(
+                stmt.file,
+                stmt.line,
+                f'column "{column}" of existing table {table} is dropped with no earlier backfill or copy of its data',
+            )
 
 
 def copies_by_column(ctx: CheckContext) -> dict[tuple[str, str], list[SqlStatement]]:

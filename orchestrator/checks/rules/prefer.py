@@ -9,7 +9,13 @@ from pglast.enums import AlterTableType
 
 from orchestrator.checks.model import CheckContext, Rule, SqlStatement, Violation
 from orchestrator.checks.rules._examples import revision, revision_path
-from orchestrator.checks.rules._sql import TypeRef, alter_cmds, column_defs, type_ref, upgrade_migrations
+from orchestrator.checks.rules._sql import (
+    TypeRef,
+    column_defs,
+    statement_alter_cmds,
+    type_ref,
+    upgrade_migrations,
+)
 from orchestrator.report import Severity
 
 
@@ -27,7 +33,7 @@ def _typed_columns(ctx: CheckContext) -> Iterator[tuple[SqlStatement, str, str, 
             tref = type_ref(col.typeName)
             if tref is not None:
                 yield stmt, table, col.colname or "", tref
-        for table, cmd in alter_cmds(stmt.node):
+        for table, cmd in statement_alter_cmds(stmt):
             if cmd.subtype == AlterTableType.AT_AlterColumnType and isinstance(cmd.def_, ast.ColumnDef):
                 tref = type_ref(cmd.def_.typeName)
                 if tref is not None:

@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from pglast import ast
 from pglast.enums import AlterTableType, ConstrType, ObjectType
 
-from orchestrator.checks.model import CheckContext, FileKind, Rule, Violation
+from orchestrator.checks.model import CheckContext, FileKind, Rule, SqlStatement, Violation
 from orchestrator.checks.rules._examples import revision, revision_path
 from orchestrator.checks.rules._sql import (
-    alter_cmds,
     dotted_name,
     has_lock_timeout,
     is_existing,
+    statement_alter_cmds,
     table_of,
     upgrade_migrations,
 )
@@ -55,11 +55,12 @@ _TRIGGER_SUBCOMMANDS = frozenset(
 _LOCK_MODES = {5: SHARE, 6: SHARE_ROW_EXCLUSIVE, 7: "EXCLUSIVE", 8: ACCESS_EXCLUSIVE}
 
 
-def blocking_locks(node: object) -> list[tuple[str, str]]:
+def blocking_locks(stmt: SqlStatement) -> list[tuple[str, str]]:
     """(table, lock mode) for each table the statement locks in a mode that blocks writers (SHARE or stronger)."""
+    node = stmt.node
     if isinstance(node, ast.AlterTableStmt):
         locks: dict[str, str] = {}
-        for table, cmd in alter_cmds(node):
+        for table, cmd in statement_alter_cmds(stmt):
             c = cmd.def_
             if cmd.subtype in _WEAK_SUBCOMMANDS:
                 continue
@@ -153,7 +154,7 @@ class RequireLockTimeout(Rule):
 
     def check(self, ctx: CheckContext) -> Iterator[Violation]:
         for stmt in upgrade_migrations(ctx, *_LOCKING):
-            for table, mode in blocking_locks(stmt.node):
+            for table, mode in blocking_locks(stmt):
                 if not table or not is_existing(ctx, stmt, table) or has_lock_timeout(ctx, stmt):
                     continue
                 where = "in this revision" if stmt.kind is FileKind.REVISION else "earlier in this file"

@@ -12,11 +12,11 @@ from orchestrator.checks.model import CheckContext, Rule, SqlStatement, Violatio
 from orchestrator.checks.rules._examples import revision, revision_path
 from orchestrator.checks.rules._sql import (
     MIGRATION_KINDS,
-    alter_cmds,
     dotted_name,
     facts,
     is_constant_true,
     is_temp,
+    statement_alter_cmds,
     statements_of,
     table_of,
     upgrade_migrations,
@@ -85,7 +85,7 @@ def rls_facts(ctx: CheckContext) -> RlsFacts:
             out.created.setdefault(table, stmt)
             dropped.discard(table)
         elif isinstance(node, ast.AlterTableStmt):
-            for table, cmd in alter_cmds(node):
+            for table, cmd in statement_alter_cmds(stmt):
                 if cmd.subtype in (AlterTableType.AT_EnableRowSecurity, AlterTableType.AT_ForceRowSecurity):
                     out.enabled_anywhere.add(table)
                     if in_feature:

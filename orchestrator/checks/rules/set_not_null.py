@@ -9,7 +9,7 @@ from pglast.enums import AlterTableType, ConstrType, NullTestType
 
 from orchestrator.checks.model import CheckContext, Rule, SqlStatement, Violation
 from orchestrator.checks.rules._examples import revision, revision_path
-from orchestrator.checks.rules._sql import alter_cmds, is_existing, upgrade_migrations
+from orchestrator.checks.rules._sql import is_existing, upgrade_alter_cmds
 from orchestrator.report import Severity
 
 
@@ -28,18 +28,18 @@ def proven_not_null(ctx: CheckContext) -> dict[tuple[str, str], list[SqlStatemen
     """(table, column) -> statements that validated a CHECK (col IS NOT NULL) on it (PostgreSQL 12+ reuses it)."""
     pending: dict[tuple[str, str], tuple[str, str]] = {}  # (table, constraint name) -> (table, column)
     out: dict[tuple[str, str], list[SqlStatement]] = {}
-    for stmt in upgrade_migrations(ctx, ast.AlterTableStmt):
-        for table, cmd in alter_cmds(stmt.node):
-            if cmd.subtype == AlterTableType.AT_AddConstraint and isinstance(cmd.def_, ast.Constraint):
-                column = _not_null_check_column(cmd.def_)
-                if column is None:
-                    continue
-                if cmd.def_.skip_validation:
-                    pending[(table, cmd.def_.conname or "")] = (table, column)
-                else:
-                    out.setdefault((table, column), []).append(stmt)
-            elif cmd.subtype == AlterTableType.AT_ValidateConstraint and (table, cmd.name) in pending:
-                out.setdefault(pending[(table, cmd.name or "")], []).append(stmt)
+    subtypes = (AlterTableType.AT_AddConstraint, AlterTableType.AT_ValidateConstraint)
+    for stmt, table, cmd in upgrade_alter_cmds(ctx, *subtypes):
+        if cmd.subtype == AlterTableType.AT_AddConstraint and isinstance(cmd.def_, ast.Constraint):
+            column = _not_null_check_column(cmd.def_)
+            if column is None:
+                continue
+            if cmd.def_.skip_validation:
+                pending[(table, cmd.def_.conname or "")] = (table, column)
+            else:
+                out.setdefault((table, column), []).append(stmt)
+        elif cmd.subtype == AlterTableType.AT_ValidateConstraint and (table, cmd.name) in pending:
+            out.setdefault(pending[(table, cmd.name or "")], []).append(stmt)
     return out
 
 
@@ -83,19 +83,18 @@ class SetNotNull(Rule):
 
     def check(self, ctx: CheckContext) -> Iterator[Violation]:
         proven: dict[tuple[str, str], list[SqlStatement]] | None = None
-        for stmt in upgrade_migrations(ctx, ast.AlterTableStmt):
-            for table, cmd in alter_cmds(stmt.node):
-                if cmd.subtype != AlterTableType.AT_SetNotNull or not is_existing(ctx, stmt, table):
-                    continue
-                if proven is None:
-                    proven = proven_not_null(ctx)
-                if any(_before(p, stmt) for p in proven.get((table, cmd.name or ""), ())):
-                    continue
-                yield Violation(
-                    stmt.file,
-                    stmt.line,
-                    f'SET NOT NULL on column "{cmd.name}" of existing table {table} scans it under ACCESS EXCLUSIVE',
-                )
+        for stmt, table, cmd in upgrade_alter_cmds(ctx, AlterTableType.AT_SetNotNull):
+            if not is_existing(ctx, stmt, table):
+                continue
+            if proven is None:
+                proven = proven_not_null(ctx)
+            if any(_before(p, stmt) for p in proven.get((table, cmd.name or ""), ())):
+                continue
+            yield Violation(
+                stmt.file,
+                stmt.line,
+                f'SET NOT NULL on column "{cmd.name}" of existing table {table} scans it under ACCESS EXCLUSIVE',
+            )
 
 
 def _before(proof: SqlStatement, stmt: SqlStatement) -> bool:

@@ -9,7 +9,7 @@ from pglast.enums import AlterTableType, ConstrType
 
 from orchestrator.checks.model import CheckContext, Rule, Violation
 from orchestrator.checks.rules._examples import revision, revision_path
-from orchestrator.checks.rules._sql import alter_cmds, is_existing, upgrade_migrations
+from orchestrator.checks.rules._sql import is_existing, upgrade_alter_cmds
 from orchestrator.report import Severity
 
 
@@ -45,19 +45,18 @@ class UniqueConstraintExistingTable(Rule):
     )
 
     def check(self, ctx: CheckContext) -> Iterator[Violation]:
-        for stmt in upgrade_migrations(ctx, ast.AlterTableStmt):
-            for table, cmd in alter_cmds(stmt.node):
-                c = cmd.def_
-                if cmd.subtype != AlterTableType.AT_AddConstraint or not isinstance(c, ast.Constraint):
-                    continue
-                if c.contype not in (ConstrType.CONSTR_UNIQUE, ConstrType.CONSTR_PRIMARY) or c.indexname:
-                    continue
-                if is_existing(ctx, stmt, table):
-                    kind = "PRIMARY KEY" if c.contype == ConstrType.CONSTR_PRIMARY else "UNIQUE"
-                    name = f'"{c.conname}"' if c.conname else "(unnamed)"
-                    yield Violation(
-                        stmt.file,
-                        stmt.line,
-                        f"{kind} constraint {name} on existing table {table} builds its index under ACCESS "
-                        "EXCLUSIVE (not USING INDEX)",
-                    )
+        for stmt, table, cmd in upgrade_alter_cmds(ctx, AlterTableType.AT_AddConstraint):
+            c = cmd.def_
+            if not isinstance(c, ast.Constraint):
+                continue
+            if c.contype not in (ConstrType.CONSTR_UNIQUE, ConstrType.CONSTR_PRIMARY) or c.indexname:
+                continue
+            if is_existing(ctx, stmt, table):
+                kind = "PRIMARY KEY" if c.contype == ConstrType.CONSTR_PRIMARY else "UNIQUE"
+                name = f'"{c.conname}"' if c.conname else "(unnamed)"
+                yield Violation(
+                    stmt.file,
+                    stmt.line,
+                    f"{kind} constraint {name} on existing table {table} builds its index under ACCESS "
+                    "EXCLUSIVE (not USING INDEX)",
+                )

@@ -10,12 +10,11 @@ from pglast.enums import ConstrType
 from orchestrator.checks.model import CheckContext, Rule, Violation
 from orchestrator.checks.rules._examples import revision, revision_path
 from orchestrator.checks.rules._sql import (
-    column_defs,
     func_name,
     is_existing,
     statements_of,
     type_ref,
-    upgrade_migrations,
+    upgrade_added_columns,
     walk,
 )
 from orchestrator.report import Severity
@@ -125,16 +124,15 @@ class VolatileDefault(Rule):
 
     def check(self, ctx: CheckContext) -> Iterator[Violation]:
         user: dict[str, str] | None = None
-        for stmt in upgrade_migrations(ctx, ast.AlterTableStmt):
-            for table, col, added in column_defs(stmt.node):
-                if not added or not col.constraints and type_ref(col.typeName) is None:
-                    continue
-                if user is None:
-                    user = user_volatility(ctx)
-                reason = rewrite_reason(col, user)
-                if reason and is_existing(ctx, stmt, table):
-                    yield Violation(
-                        stmt.file,
-                        stmt.line,
-                        f'column "{col.colname}" added to existing table {table} with {reason} rewrites the table',
-                    )
+        for stmt, table, col in upgrade_added_columns(ctx):
+            if not col.constraints and type_ref(col.typeName) is None:
+                continue
+            if user is None:
+                user = user_volatility(ctx)
+            reason = rewrite_reason(col, user)
+            if reason and is_existing(ctx, stmt, table):
+                yield Violation(
+                    stmt.file,
+                    stmt.line,
+                    f'column "{col.colname}" added to existing table {table} with {reason} rewrites the table',
+                )
