@@ -234,7 +234,7 @@ class Facts:
     # id(statement) -> its position in ctx.statements
     position: dict[int, int] = field(default_factory=dict)
     # ALTER TABLE subcommands of the upgrade migrations by subtype: (sequence number, statement, table, command)
-    alter_by_subtype: dict[int, list[tuple[int, SqlStatement, str, ast.AlterTableCmd]]] | None = None
+    alter_by_subtype: dict[AlterTableType | None, list[tuple[int, SqlStatement, str, ast.AlterTableCmd]]] | None = None
     # columns that ALTER TABLE ... ADD COLUMN adds in the upgrade migrations: (statement, table, definition)
     added_columns: list[tuple[SqlStatement, str, ast.ColumnDef]] | None = None
 
@@ -334,13 +334,15 @@ def upgrade_migrations(ctx: CheckContext, *types: type) -> Iterator[SqlStatement
             yield stmt
 
 
-def upgrade_alter_cmds(ctx: CheckContext, *subtypes: int) -> list[tuple[SqlStatement, str, ast.AlterTableCmd]]:
+def upgrade_alter_cmds(
+    ctx: CheckContext, *subtypes: AlterTableType
+) -> list[tuple[SqlStatement, str, ast.AlterTableCmd]]:
     """(statement, table, subcommand) for the ALTER TABLE subcommands of the given subtypes in upgrade migrations,
     in the order that upgrade_migrations(ctx, AlterTableStmt) and alter_cmds() give them. Grouped once per
     context, so that a rule visits only the subcommands it judges."""
     f = facts(ctx)
     if f.alter_by_subtype is None:
-        index: dict[int, list[tuple[int, SqlStatement, str, ast.AlterTableCmd]]] = defaultdict(list)
+        index: dict[AlterTableType | None, list[tuple[int, SqlStatement, str, ast.AlterTableCmd]]] = defaultdict(list)
         seq = 0
         for stmt in upgrade_migrations(ctx, ast.AlterTableStmt):
             for table, cmd in statement_alter_cmds(stmt):
