@@ -5,15 +5,17 @@ from __future__ import annotations
 import os
 import sys
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
 from orchestrator import __version__
 from orchestrator.errors import DelegateError, ExitCode, NotBuiltYet
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 INTERNAL_ERROR = 4  # a bug in delegate itself; documented in the README
 
@@ -25,7 +27,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-err_console = Console(stderr=True, soft_wrap=True)  # messages carry URLs and paths: never wrap them
+
+
+@cache
+def err_console() -> Console:
+    """The console for errors, made on the first error: rich costs a start-up that a clean run need not pay."""
+    from rich.console import Console
+
+    return Console(stderr=True, soft_wrap=True)  # messages carry URLs and paths: never wrap them
 
 
 class OutputFormat(StrEnum):
@@ -161,17 +170,19 @@ def main(argv: list[str] | None = None) -> int:
         # Without standalone mode, click returns a command's typer.Exit code instead of raising it.
         result = app(args=argv, prog_name="delegate", standalone_mode=False)
     except DelegateError as exc:
-        err_console.print(Text("delegate: error: ", style="bold red") + Text(exc.message), highlight=False)
+        from rich.text import Text
+
+        err_console().print(Text("delegate: error: ", style="bold red") + Text(exc.message), highlight=False)
         if exc.hint:
-            err_console.print(Text("  fix: ", style="bold") + Text(exc.hint), highlight=False)
+            err_console().print(Text("  fix: ", style="bold") + Text(exc.hint), highlight=False)
         return int(exc.exit_code)
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.Abort:
-        err_console.print("delegate: interrupted", highlight=False)
+        err_console().print("delegate: interrupted", highlight=False)
         return 130
     except KeyboardInterrupt:
-        err_console.print("delegate: interrupted; scratch databases and servers were cleaned up", highlight=False)
+        err_console().print("delegate: interrupted; scratch databases and servers were cleaned up", highlight=False)
         return 130
     except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
         if _is_usage_error(exc):
@@ -179,7 +190,9 @@ def main(argv: list[str] | None = None) -> int:
             return int(ExitCode.BAD_INPUT)
         if os.environ.get("DELEGATE_DEBUG"):
             raise
-        err_console.print(
+        from rich.text import Text
+
+        err_console().print(
             Text("delegate: internal error: ", style="bold red")
             + Text(f"{type(exc).__name__}: {exc}\n")
             + Text("  this is a bug in delegate; rerun with DELEGATE_DEBUG=1 for the traceback and report it"),
