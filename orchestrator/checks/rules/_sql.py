@@ -6,6 +6,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from pglast import ast
@@ -46,14 +47,38 @@ def dotted_name(names: Iterable[Any]) -> str:
     return qualify(parts[-2], parts[-1])
 
 
+_CHILD_SLOTS: dict[type, tuple[str, ...]] = {}
+_SCALARS = (str, int, float, bool, Decimal)  # enums are ints; a dict only arrives when a person builds a node
+
+
+def _child_slots(cls: type) -> tuple[str, ...]:
+    """The attributes of a node class that may hold a node or a sequence of them: its str, int, bool and enum
+    slots never do, and skipping them halves a walk."""
+    slots = getattr(cls, "__slots__", None)
+    names: tuple[str, ...]
+    if not isinstance(slots, dict):
+        names = tuple(slots or ())
+    else:
+        names = tuple(name for name, info in slots.items() if _may_hold_nodes(getattr(info, "py_type", None)))
+    _CHILD_SLOTS[cls] = names
+    return names
+
+
+def _may_hold_nodes(py_type: Any) -> bool:
+    types = [t for t in (py_type if isinstance(py_type, tuple) else (py_type,)) if t is not dict]
+    return not types or not all(isinstance(t, type) and issubclass(t, _SCALARS) for t in types)
+
+
 def walk(node: Any) -> Iterator[Any]:
     """Every pglast node under `node` (itself included), depth first."""
     stack = [node]
+    child_slots = _CHILD_SLOTS
     while stack:
         cur = stack.pop()
         if isinstance(cur, ast.Node):
             yield cur
-            for attr in cur:
+            cls = cur.__class__
+            for attr in child_slots.get(cls) or _child_slots(cls):
                 value = getattr(cur, attr, None)
                 if isinstance(value, (ast.Node, tuple, list)):
                     stack.append(value)
