@@ -402,9 +402,23 @@ def _run_static(repo: Path, cfg: DelegateConfig, options: CheckOptions) -> list[
         if rule.live or rule.id in ENGINE_RULES or cfg.rules.get(rule.id) == "off":
             continue
         findings.extend(_run_rule(rule, prepared.context, prepared.suppressions))
+    findings = _feature_scope(findings, prepared.context)
     findings = apply_rule_settings(findings, cfg)
     findings.sort(key=finding_order)
     return findings
+
+
+# Rules about the revision graph as a whole: a broken history breaks the feature too, wherever the fault sits.
+GRAPH_RULES = frozenset({"duplicate-revision", "multiple-heads", "broken-down-revision", "python-syntax-error"})
+
+
+def _feature_scope(findings: list[Finding], ctx: CheckContext) -> list[Finding]:
+    """With revisions under test, the history below them is context, not judged: a hazard in a revision that
+    shipped long ago would otherwise fail every later change (the live half tests the same revisions)."""
+    if ctx.feature_revisions is None:
+        return findings
+    history = {rf.rel for rf in ctx.revision_files if rf.revision is not None and not ctx.in_feature(rf.revision)}
+    return [f for f in findings if f.rule in GRAPH_RULES or f.file not in history]
 
 
 def _run_rule(rule: Rule, ctx: CheckContext, index: SuppressionIndex) -> list[Finding]:
@@ -597,10 +611,13 @@ def _load_spec(repo: Path, options: CheckOptions) -> Any:
 def _feature_revisions(
     repo: Path, cfg: DelegateConfig, graph: Any, options: CheckOptions, spec: Any
 ) -> set[str] | None:
-    """In repo mode with --spec/--since, the revisions the feature adds; otherwise None (everything counts)."""
-    if options.paths or (options.spec is None and options.since is None):
+    """In repo mode, the revisions under test (--since, --spec, the branch's: as the live half picks them);
+    None when they are the whole history or explicit paths were given (everything counts)."""
+    if options.paths:
         return None
     from orchestrator.feature import select_revisions
 
     selection = select_revisions(repo, cfg, graph, since=options.since, spec=spec)
+    if not selection.base and set(selection.under_test) >= set(graph.by_id):
+        return None
     return set(selection.under_test)
