@@ -144,12 +144,15 @@ def run_naive(
 ) -> NaiveResult:
     project = AlembicProject.for_repo(repo, DelegateConfig())
     order = info.revisions
-    # Time one revision near the top (the slowest: it replays the whole history) to decide full or sampled.
+    # Time the first and the last revision (the cheapest and the dearest: the cost grows about linearly with the
+    # position, as each replays its ancestors) to decide between a full run and a sample.
     dumps: dict[str, list[str]] = {}
-    started = time.perf_counter()
-    naive_one(server, template, project, info, order[-1], {})
-    probe = time.perf_counter() - started
-    full = probe * len(order) / 2 <= budget  # cost grows about linearly with the position
+    probes = []
+    for rev in (order[0], order[-1]):
+        started = time.perf_counter()
+        naive_one(server, template, project, info, rev, {})
+        probes.append(time.perf_counter() - started)
+    full = sum(probes) / 2 * len(order) <= budget
     chosen = order if full else [order[round(i * (len(order) - 1) / (sample - 1))] for i in range(sample)]
     found: list[str] = []
     started = time.perf_counter()

@@ -145,6 +145,7 @@ class StairwayWalk:
         # How many children (walked by this walk) will still start from each revision's proven state.
         self.waiting = {rev: sum(1 for kid in graph.children[rev] if kid in in_order) for rev in self.order}
         self.blocked_by: dict[str, str] = {}  # revision -> the revision whose failed upgrade keeps it from running
+        self.merge_failures: dict[str, tuple[str, Finding]] = {}  # merge -> (the revision that failed, finding)
         self.base_template: str | None = None
         self.base_fp: SchemaFingerprint | None = None
         self.clones = 0
@@ -237,13 +238,21 @@ class StairwayWalk:
                 for future in futures:
                     future.result()
             except BaseException:
-                self.stop.set()  # Ctrl-C: every lane stops at its next revision; killing the workers ends a hang
+                self.stop.set()  # Ctrl-C: every lane stops at its next revision; stopping the workers ends a hang
                 for lane in self.lanes:
-                    lane.worker.kill()
+                    lane.worker.stop()
                 raise
         for lane in self.lanes:
             self.runs.update(lane.runs)
             self.findings.extend(lane.findings)
+            self.merge_failures.update(lane.merge_failures)
+        # A merge whose parent failed in another lane could only see that failure again: it is skipped, not failed.
+        for merge, (cause, finding) in self.merge_failures.items():
+            own = self.runs.get(cause)
+            if own is not None and own.status in (UPGRADE_FAILED, SKIPPED) and cause != merge:
+                self.runs[merge].status = SKIPPED
+                self.runs[merge].detail = f"{cause} (an ancestor) failed to upgrade"
+                self.findings.remove(finding)
 
     def _walk(self, rev: str) -> None:
         rf = self.graph.by_id[rev]
@@ -311,15 +320,13 @@ class StairwayWalk:
                     self._drop(work)
                     return None
                 if not answer.ok:
+                    # Both branches passed on their own, yet not together (or one failed in another lane: the
+                    # lanes' results are reconciled once all are done).
                     self.blocked_by[rev] = rev
-                    self._fail(
-                        rev,
-                        rf,
-                        UPGRADE_FAILED,
-                        f"bringing in its parent {parent} failed: {_first_line(answer.error)}",
-                        answer,
-                        phase="upgrade",
-                    )
+                    message = f"bringing in its parent {parent} failed: {_first_line(answer.error)}"
+                    self.runs[rev] = RevisionRun(revision=rev, file=rf.rel, status=UPGRADE_FAILED, detail=message)
+                    self._fail(rev, rf, UPGRADE_FAILED, message, answer, phase="upgrade")
+                    self.merge_failures[rev] = (answer.revision or parent, self.findings[-1])
                     self._drop(work)
                     return None
             before = self.fingerprints.take(work)
@@ -519,7 +526,7 @@ class StairwayWalk:
     def _cleanup(self, force: bool) -> None:
         self.fingerprints.close()
         if force:
-            self.worker.kill()
+            self.worker.stop()
         self.worker.close()
         if self.owns_background:
             self.background.shutdown(wait=not force, cancel_futures=force)
@@ -682,7 +689,7 @@ class StairwayWalk:
             yield advance
 
     def _say_interrupted(self) -> None:
-        walked = [r for r in self.runs.values() if r.status != SKIPPED]
+        walked = [r for w in [self, *self.lanes] for r in w.runs.values() if r.status != SKIPPED]
         good = sum(1 for r in walked if r.status == ROUND_TRIPS)
         Console(stderr=True).print(
             f"delegate: stairway interrupted after {len(walked)} of {len(self.order)} revisions "

@@ -48,6 +48,10 @@ class WorkerAnswer(BaseModel):
         return None
 
 
+class WorkerStopped(RuntimeError):
+    """The walk was interrupted: the worker may not start again."""
+
+
 class AlembicWorker:
     """One worker subprocess per walk; restarted after a timeout or a crash. Use as a context manager."""
 
@@ -62,12 +66,15 @@ class AlembicWorker:
         self._stderr_path = Path(self._tmp.name) / "stderr.log"
         self._buffer = b""
         self._started_once = False
+        self._stopped = False
 
     # ---- lifetime ------------------------------------------------------------------------------------------
     def start(self) -> None:
         """Start the process and wait until it has loaded the revision files (idempotent)."""
         if self._proc is not None and self._proc.poll() is None:
             return
+        if self._stopped:
+            raise WorkerStopped("the walk was interrupted")
         if self._started_once:
             self.restarts += 1
         self._started_once = True
@@ -198,6 +205,11 @@ class AlembicWorker:
         except ValueError:
             return {"ok": False, "error": f"the Alembic worker answered garbage: {line[:200]!r}"}
         return value if isinstance(value, dict) else None
+
+    def stop(self) -> None:
+        """Kill the worker for good (Ctrl-C): a command in flight returns at once and no new one starts."""
+        self._stopped = True
+        self.kill()
 
     def kill(self) -> None:
         """Kill the worker at once (a timeout, Ctrl-C); the next command starts a new one."""
