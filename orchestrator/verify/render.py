@@ -56,7 +56,7 @@ def render_verification(verification: Verification, console: Console) -> None:
 
     if verification.revision_runs:
         runs = Table(title="Revisions", title_justify="left", show_edge=False)
-        for column in ("revision", "status", "upgrade", "downgrade", "estimated", "file"):
+        for column in ("revision", "status", "upgrade", "downgrade", "estimated", "file", "detail"):
             runs.add_column(column, justify="right" if column in ("upgrade", "downgrade", "estimated") else "left")
         for run in verification.revision_runs:
             runs.add_row(
@@ -64,6 +64,7 @@ def render_verification(verification: Verification, console: Console) -> None:
                 run.status,
                 *(f"{v:.0f} ms" if v is not None else "" for v in (run.upgrade_ms, run.downgrade_ms, run.estimated_ms)),
                 run.file or "",
+                run.detail.splitlines()[0][:120] if run.detail else "",  # why it failed or was skipped
             )
         console.print(runs)
 
