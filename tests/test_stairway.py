@@ -137,7 +137,14 @@ def our_databases(server: PostgresServer) -> list[str]:
 
 
 def test_branched_history_round_trips_and_leaves_nothing(tmp_path: Path, pg_server: PostgresServer) -> None:
-    repo = branched_repo(tmp_path / "repo")
+    # h1 also prints, at the Python level and straight to file descriptor 1: the worker's protocol must not care.
+    noisy = """
+        import os
+        print('hello from a revision')
+        os.write(1, b'raw bytes on fd 1\\n')
+        op.execute("CREATE FUNCTION tag_count() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM tags'")
+    """
+    repo = branched_repo(tmp_path / "repo", {"h1": (noisy, 'op.execute("DROP FUNCTION tag_count()")')})
     before = our_databases(pg_server)
     verification, findings = stairway(repo, pg_server)
     runs = runs_by_id(verification)
