@@ -336,3 +336,41 @@ def test_lanes_walk_side_by_side_with_the_same_verdicts(tmp_path: Path, pg_serve
     assert [f.rule for f in findings] == ["upgrade-failed"]
     assert "3 lane(s)" in " ".join(verification.notes)
     assert our_databases(pg_server) == before
+
+
+def test_ctrl_c_stops_the_walk_and_drops_everything(tmp_path: Path, pg_server: PostgresServer) -> None:
+    import signal
+    import subprocess
+    import time
+
+    repo = branched_repo(tmp_path / "repo", {"c2": ("op.execute('SELECT pg_sleep(60)')", "pass")})
+    script = "import sys\nfrom orchestrator.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+    argv = ["check", "--repo", str(repo), "--stairway", "--format", "json", "--database-url", pg_server.admin_url]
+    proc = subprocess.Popen([sys.executable, "-c", script, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    # Wait until the walk hangs in c2 (its scratch database exists), then interrupt it as a terminal would.
+    while time.monotonic() < deadline and not _databases_of(pg_server, proc.pid):
+        time.sleep(0.2)
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert b"stairway interrupted after" in err
+    assert _databases_of(pg_server, proc.pid) == []
+    workers = subprocess.run(["pgrep", "-f", "verify/worker.py"], capture_output=True, text=True).stdout.split()
+    assert not [pid for pid in workers if _cwd_of(pid) == repo / "api"]  # the walk's workers ran in api/
+
+
+def _databases_of(server: PostgresServer, pid: int) -> list[str]:
+    with psycopg.connect(server.admin_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", (f"delegate\\_scratch\\_%\\_{pid}\\_%",)
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def _cwd_of(pid: str) -> Path | None:
+    try:
+        return Path(os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:
+        return None
