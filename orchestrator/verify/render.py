@@ -55,17 +55,32 @@ def render_verification(verification: Verification, console: Console) -> None:
     console.print(steps)
 
     if verification.revision_runs:
+        rows = [
+            {
+                "revision": run.revision,
+                "status": run.status,
+                **{
+                    name: f"{value:.0f} ms" if value is not None else ""
+                    for name, value in (
+                        ("upgrade", run.upgrade_ms),
+                        ("downgrade", run.downgrade_ms),
+                        ("estimated", run.estimated_ms),
+                    )
+                },
+                "file": run.file or "",
+                "detail": run.detail.splitlines()[0][:120] if run.detail else "",  # why it failed or was skipped
+            }
+            for run in verification.revision_runs
+        ]
+        # Columns empty in every row are left out, so the rest fits an 80-column terminal.
+        columns = [c for c in rows[0] if c in ("revision", "status") or any(row[c] for row in rows)]
         runs = Table(title="Revisions", title_justify="left", show_edge=False)
-        for column in ("revision", "status", "upgrade", "downgrade", "estimated", "file", "detail"):
-            runs.add_column(column, justify="right" if column in ("upgrade", "downgrade", "estimated") else "left")
-        for run in verification.revision_runs:
-            runs.add_row(
-                run.revision,
-                run.status,
-                *(f"{v:.0f} ms" if v is not None else "" for v in (run.upgrade_ms, run.downgrade_ms, run.estimated_ms)),
-                run.file or "",
-                run.detail.splitlines()[0][:120] if run.detail else "",  # why it failed or was skipped
-            )
+        for column in columns:
+            right = column in ("upgrade", "downgrade", "estimated")
+            no_wrap = column in ("revision", "status")
+            runs.add_column(column, justify="right" if right else "left", no_wrap=no_wrap, overflow="fold")
+        for row in rows:
+            runs.add_row(*(row[c] for c in columns))
         console.print(runs)
 
     if verification.rls_matrix:

@@ -1,4 +1,4 @@
-"""The default RLS expectations and how a matrix cell is judged and shown."""
+"""The default RLS expectations, and how the verification section is shown in a terminal."""
 
 from __future__ import annotations
 
@@ -62,3 +62,24 @@ def test_matrix_is_one_table_per_database_table_with_full_names() -> None:
     assert "public.lesson_objectives" in text and "public.student_progress" in text
     assert "select other" in text
     assert "✓ (want ✗)" in text  # a leak is spelled out
+
+
+def test_revision_table_leaves_out_empty_columns_and_keeps_ids_whole() -> None:
+    from orchestrator.report import RevisionRun
+
+    verification = Verification(
+        revision_runs=[
+            RevisionRun(
+                revision="b7e41d09c5a2",
+                file="api/alembic/versions/002_lesson_progress.py",
+                status="round-trips",
+                upgrade_ms=22,
+                downgrade_ms=10,
+            )
+        ]
+    )
+    console = Console(width=80, record=True, color_system=None)
+    render_verification(verification, console)
+    text = console.export_text()
+    assert "b7e41d09c5a2" in text and "round-trips" in text
+    assert "estimated" not in text and "detail" not in text
