@@ -6,6 +6,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Literal
 
+from orchestrator.checks.dialects import runs_on_postgresql
 from orchestrator.revisions import RevisionFile
 
 Direction = Literal["upgrade", "downgrade"]
@@ -185,6 +186,20 @@ class _FunctionWalker(ast.NodeVisitor):
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
         # A nested function runs wherever it is called; read its calls as part of this function.
         self.visit_body(node.body)
+
+    def visit_If(self, node: ast.If) -> None:
+        # A branch that only runs on another database (`if bind.dialect.name == "mysql":`) is not PostgreSQL's:
+        # its SQL is neither parsed nor judged. The offline rendering takes the same branches (its dialect is
+        # PostgreSQL's), so the op.* calls it renders agree.
+        verdict = runs_on_postgresql(node.test, self._bound_value)
+        self.visit(node.test)
+        if verdict is not False:
+            self.visit_body(node.body)
+        if verdict is not True:
+            self.visit_body(node.orelse)
+
+    def _bound_value(self, name: str) -> ast.expr | None:
+        return self.local.get(name) or self.constants.get(name)
 
     def visit_Call(self, node: ast.Call) -> None:
         name = _op_name(node)

@@ -14,7 +14,9 @@ class SqlSyntaxError(Rule):
     summary = "SQL that PostgreSQL's parser rejects (with the file and line), instead of a crash"
     why = (
         "SQL is parsed with libpg_query, PostgreSQL's own parser, so what it rejects the server rejects too: the "
-        "migration would fail at deploy. Reporting it with its line (and checking the rest) beats a stack trace."
+        "migration would fail at deploy. Reporting it with its line (and checking the rest) beats a stack trace. "
+        "SQL in a branch that only runs on another database (`if op.get_bind().dialect.name == 'mysql':`, "
+        "`isinstance(bind.dialect, SQLiteDialect)`) is not PostgreSQL's and is not parsed."
     )
     fix = "Fix the SQL at the reported line; `psql -f FILE` on a scratch database shows the same error."
     example_path = "api/sql/policies/lesson_notes.sql"

@@ -1,0 +1,154 @@
+"""Shapes found in long public Alembic histories (several dialects, app imports, context calls) that the static
+check must read without false findings or crashes."""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from orchestrator.check import CheckOptions
+from orchestrator.checks import engine
+from orchestrator.checks.dialects import runs_on_postgresql
+from orchestrator.config import DelegateConfig
+
+
+def write(root: Path, rel: str, text: str) -> Path:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+def prepared(root: Path, *paths: Path) -> engine.PreparedCheck:
+    options = CheckOptions(repo=root, static_only=True, paths=list(paths))
+    return engine.prepare(root, DelegateConfig(), options, rules=[])
+
+
+# -- branches on the database's dialect --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("test", "expected"),
+    [
+        ('op.get_bind().dialect.name == "mysql"', False),
+        ('op.get_bind().dialect.name == "postgresql"', True),
+        ('"sqlite" == conn.dialect.name', False),
+        ('context.get_context().dialect.name != "postgresql"', False),
+        ('engine_kind in ("mysql", "mssql")', False),
+        ('engine_kind not in ["sqlite"]', True),
+        ('engine_kind == "mysql" and has_rows', False),
+        ('engine_kind == "postgresql" or has_rows', True),
+        ('not engine_kind == "sqlite"', True),
+        ("is_lite", False),
+        ("isinstance(bind.dialect, MySQLDialect)", False),
+        ("isinstance(bind.dialect, (postgresql.PGDialect_psycopg2, SQLiteDialect))", True),
+        # anything that does not depend on the dialect alone stays undecided: both branches are read
+        ("has_rows", None),
+        ('engine_kind == "mysql" or has_rows', None),
+        ('"mysql" in engine_kind', None),
+        ('engine_kind.startswith("mysql")', None),
+        ("isinstance(bind.dialect, SomethingElse)", None),
+        ('settings.name == "mysql"', None),
+    ],
+)
+def test_a_dialect_test_is_judged_for_postgresql(test: str, expected: bool | None) -> None:
+    bound = {
+        "engine_kind": ast.parse("op.get_bind().dialect.name", mode="eval").body,
+        "is_lite": ast.parse('conn.dialect.name == "sqlite"', mode="eval").body,
+    }
+    assert runs_on_postgresql(ast.parse(test, mode="eval").body, bound.get) is expected
+
+
+def test_sql_of_another_dialects_branch_is_neither_parsed_nor_judged(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "versions/c0ffee000001_widen_notes.py",
+        '''
+        """widen notes"""
+        from alembic import op
+        from sqlalchemy.dialects.mysql.base import MySQLDialect
+
+        revision = "c0ffee000001"
+        down_revision = None
+
+
+        def upgrade():
+            bind = op.get_bind()
+            kind = bind.dialect.name
+            if kind == "postgresql":
+                op.execute("UPDATE notes SET body = '' WHERE body IS NULL")
+            elif kind == "mysql":
+                op.execute("UPDATE notes SET `body` = '' WHERE body IS NULL")
+                op.execute("ALTER TABLE notes MODIFY body MEDIUMTEXT")
+            else:
+                op.execute("PRAGMA foreign_keys=OFF")
+            if isinstance(bind.dialect, MySQLDialect):
+                op.execute(f"ALTER TABLE {kind} MODIFY x TEXT")
+            if kind != "sqlite":
+                op.execute("DELETE FROM notes WHERE body = ''")
+
+
+        def downgrade():
+            if op.get_bind().dialect.name in ("mysql", "mssql"):
+                op.execute("ALTER TABLE notes MODIFY body TEXT")
+        ''',
+    )
+    result = prepared(tmp_path, path)
+    assert [f.rule for f in result.findings] == []  # no sql-syntax-error, no unanalysable f-string
+    assert [s.sql for s in result.context.statements] == [
+        "UPDATE notes SET body = '' WHERE body IS NULL",
+        "DELETE FROM notes WHERE body = ''",
+    ]
+
+
+def test_a_branch_on_anything_else_is_read_both_ways(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "versions/c0ffee000002_backfill.py",
+        '''
+        """backfill"""
+        from alembic import op
+
+        revision = "c0ffee000002"
+        down_revision = None
+        BACKFILL = True
+
+
+        def upgrade():
+            if BACKFILL:
+                op.execute("UPDATE notes SET body = '' WHERE body IS NULL")
+            else:
+                op.execute("UPDATE notes SET body = NULL WHERE body = ''")
+
+
+        def downgrade():
+            pass
+        ''',
+    )
+    assert len(prepared(tmp_path, path).context.statements) == 2
+
+
+def test_another_dialects_syntax_outside_any_branch_is_still_an_error(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "versions/c0ffee000003_widen.py",
+        '''
+        """widen"""
+        from alembic import op
+
+        revision = "c0ffee000003"
+        down_revision = None
+
+
+        def upgrade():
+            op.execute("ALTER TABLE notes MODIFY body MEDIUMTEXT")
+
+
+        def downgrade():
+            pass
+        ''',
+    )
+    assert [(f.rule, f.line) for f in prepared(tmp_path, path).findings] == [("sql-syntax-error", 9)]
