@@ -152,3 +152,39 @@ def test_another_dialects_syntax_outside_any_branch_is_still_an_error(tmp_path: 
         ''',
     )
     assert [(f.rule, f.line) for f in prepared(tmp_path, path).findings] == [("sql-syntax-error", 9)]
+
+
+# -- the offline rendering -----------------------------------------------------------------------------------------
+
+
+def test_a_revision_asking_alembics_context_is_rendered_in_offline_mode(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "versions/c0ffee000004_add_flag.py",
+        '''
+        """add flag"""
+        import sqlalchemy as sa
+        from alembic import context, op
+
+        revision = "c0ffee000004"
+        down_revision = None
+
+
+        def upgrade():
+            if context.is_offline_mode():
+                op.add_column("notes", sa.Column("flag", sa.Boolean(), nullable=True))
+            else:
+                raise RuntimeError("this branch reads rows, which offline mode cannot")
+            if context.get_context().dialect.name == "postgresql":
+                op.create_index("ix_notes_flag", "notes", ["flag"])
+
+
+        def downgrade():
+            op.drop_index("ix_notes_flag", table_name="notes")
+            op.drop_column("notes", "flag")
+        ''',
+    )
+    result = prepared(tmp_path, path)
+    assert [f.rule for f in result.findings] == []
+    upgrade = [s.sql for s in result.context.statements if s.direction == "upgrade"]
+    assert upgrade == ["ALTER TABLE notes ADD COLUMN flag BOOLEAN", "CREATE INDEX ix_notes_flag ON notes (flag)"]

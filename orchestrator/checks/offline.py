@@ -24,6 +24,27 @@ sys.path[:0] = request["sys_path"]
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 
+def offline_context():
+    return MigrationContext.configure(
+        dialect_name="postgresql", opts={"as_sql": True, "output_buffer": io.StringIO(), "literal_binds": True}
+    )
+
+# `from alembic import context` in a revision (context.is_offline_mode(), context.get_context()) reaches env.py's
+# EnvironmentContext, which this runner stands in for: offline mode, with the migration context of the moment.
+environment = None
+try:
+    from alembic.config import Config
+    from alembic.runtime.environment import EnvironmentContext
+
+    environment = EnvironmentContext(Config(), None, as_sql=True)
+    environment._install_proxy()
+except Exception:
+    environment = None
+
+def use_context(context):
+    if environment is not None:
+        environment._migration_context = context
+
 def line_in(path, tb_or_frame_list):
     line = None
     for filename, lineno in tb_or_frame_list:
@@ -39,6 +60,7 @@ for index, path in enumerate(request["files"]):
     try:
         spec = importlib.util.spec_from_file_location(f"_delegate_revision_{index}", path)
         module = importlib.util.module_from_spec(spec)
+        use_context(offline_context())
         spec.loader.exec_module(module)
     except BaseException as exc:
         frames = [(f.filename, f.lineno) for f in traceback.extract_tb(exc.__traceback__)]
@@ -49,9 +71,8 @@ for index, path in enumerate(request["files"]):
         if not callable(function):
             continue
         events = result[direction]
-        context = MigrationContext.configure(
-            dialect_name="postgresql", opts={"as_sql": True, "output_buffer": io.StringIO(), "literal_binds": True}
-        )
+        context = offline_context()
+        use_context(context)
         impl = context.impl
         marker = [None]
 
