@@ -30,6 +30,9 @@ def _install(events_path: str) -> None:
 
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
         original_init(self, *args, **kwargs)
+        start = getattr(self, "_start_from_rev", None)
+        if isinstance(start, str) and "," in start:  # `upgrade A,B:C --sql`: several heads to start from
+            self._start_from_rev = [part.strip() for part in start.split(",") if part.strip()]
         steps_fn: Callable[..., Iterable[Any]] | None = self._migrations_fn
         if steps_fn is None:
             return

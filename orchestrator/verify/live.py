@@ -100,7 +100,8 @@ class LiveRun:
         self.base_fp: SchemaFingerprint | None = None
         self.upgraded_fp: SchemaFingerprint | None = None
         self.feature_tables: list[str] = []
-        self.rendering: Future[AlembicRun | None] | None = None
+        self.rendering: Future[list[AlembicRun]] | None = None
+        self.upgraded_versions: list[str] = []
 
     # ---- bookkeeping -------------------------------------------------------------------------------------------
 
@@ -178,9 +179,38 @@ class LiveRun:
         return [r for r in self.selection.under_test if not set(self.graph.children[r]) & chosen]
 
     @property
-    def downgrade_target(self) -> str | None:
-        base = self.selection.base
-        return "base" if not base else base[0] if len(base) == 1 else None
+    def below(self) -> set[str]:
+        """Every revision under the revisions under test: what the base template holds."""
+        chosen = set(self.selection.under_test)
+        found: set[str] = set()
+        for rev in chosen:
+            found |= self.graph.ancestors(rev)
+        return found - chosen
+
+    def heads_of(self, revisions: set[str]) -> list[str]:
+        """The revisions of `revisions` that no other one builds on: what the version table holds for them."""
+        return sorted(r for r in revisions if not set(self.graph.children[r]) & revisions)
+
+    def downgrade_commands(self) -> list[str]:
+        """Alembic targets that take the revisions under test away and nothing below them, whatever the base's shape.
+
+        `downgrade B` for a base head B drops every applied descendant of B (no other branch), which covers each
+        feature root standing on a base head; a root standing on a revision that is not a base head (its parent has
+        other descendants in the base) is dropped alone with Alembic's `downgrade ROOT@PARENT` (the branch of ROOT).
+        """
+        if not self.selection.base:
+            return ["base"]
+        chosen, base = set(self.selection.under_test), set(self.selection.base)
+        targets: list[str] = []
+        for root in self.selection.under_test:
+            parents = self.graph.parents(root)
+            if set(parents) & chosen:
+                continue
+            on_base = sorted(set(parents) & base)
+            target = on_base[0] if on_base else f"{root}@{parents[0] if parents else 'base'}"
+            if target not in targets:
+                targets.append(target)
+        return targets
 
     def execute(self, server: PostgresServer) -> None:
         with self.step("base template") as record:
@@ -217,11 +247,18 @@ class LiveRun:
             with contextlib.suppress(Exception):  # a server that went away has taken the database with it
                 scratch.drop()
 
-    def _render_offline(self, url: str) -> AlembicRun | None:
-        heads, base = self.heads, self.selection.base
-        if len(base) > 1 or len(heads) != 1:
-            return None
-        return self.alembic(["upgrade", f"{base[0]}:{heads[0]}" if base else heads[0], "--sql"], url)
+    def _render_offline(self, url: str) -> list[AlembicRun]:
+        """The upgrade SQL of each head under test, from the heads the database holds at that point (one or more)."""
+        applied = self.below
+        runs: list[AlembicRun] = []
+        for head in self.heads:
+            start = ",".join(self.heads_of(applied & self.graph.ancestors(head)))
+            run = self.alembic(["upgrade", f"{start}:{head}" if start else head, "--sql"], url)
+            runs.append(run)
+            if not run.ok:
+                break
+            applied |= self.graph.ancestors(head, include_self=True)
+        return runs
 
     def _build_base(self, url: str) -> None:
         for head in self.selection.base:
@@ -241,6 +278,7 @@ class LiveRun:
             return
         with self.step("fingerprint") as record:
             self.upgraded_fp = SchemaFingerprint.take(url)
+            self.upgraded_versions = version_table(url)
             self.feature_tables = [
                 t for t in self.upgraded_fp.touched_tables(self.base_fp) if t.split(".")[0] in self.cfg.exposed_schemas
             ]
@@ -281,22 +319,30 @@ class LiveRun:
         return True
 
     def _round_trip(self, url: str) -> None:
-        target = self.downgrade_target
-        if target is None:
-            self.skip("downgrade", "the base has several heads; downgrade them one by one with --since")
-            return
         assert self.base_fp is not None and self.upgraded_fp is not None
+        target = ", ".join(self.selection.base) or "an empty database"
         with self.step("downgrade") as record:
-            run = self.alembic(["downgrade", target], url)
-            for rev, ms in run.step_ms().items():
-                if rev in self.runs:
-                    self.runs[rev].downgrade_ms = round(ms, 1)
-            if not run.ok:
-                self.report_alembic_failure(
-                    "downgrade-failed", run, "downgrade", "make downgrade() undo exactly what upgrade() did"
+            for command in self.downgrade_commands():
+                run = self.alembic(["downgrade", command], url)
+                for rev, ms in run.step_ms().items():
+                    if rev in self.runs:
+                        self.runs[rev].downgrade_ms = round(ms, 1)
+                if not run.ok:
+                    self.report_alembic_failure(
+                        "downgrade-failed", run, "downgrade", "make downgrade() undo exactly what upgrade() did"
+                    )
+                    self.skip("re-upgrade", "the downgrade failed")
+                    return
+            versions = version_table(url)
+            if versions != sorted(self.selection.base):
+                left = sorted(set(versions) - set(self.selection.base))
+                self.finding(
+                    "downgrade-leaves-trace",
+                    f"after upgrade and downgrade to {target}, the version table holds {', '.join(versions) or 'nothing'}"
+                    f" instead of {', '.join(sorted(self.selection.base)) or 'nothing'}",
+                    "make downgrade() leave alembic_version to Alembic",
+                    self.graph.by_id[left[0]].rel if left and left[0] in self.graph.by_id else None,
                 )
-                self.skip("re-upgrade", "the downgrade failed")
-                return
             differences = SchemaFingerprint.take(url).diff(self.base_fp)
             for difference in differences:
                 short = difference.name.split("(")[0].rsplit(".", 1)[-1]
@@ -315,6 +361,15 @@ class LiveRun:
         with self.step("re-upgrade") as record:
             if not self._upgrade(url, first=False):
                 return
+            versions = version_table(url)
+            if versions != self.upgraded_versions:
+                self.finding(
+                    "reupgrade-failed",
+                    f"upgrading again after the downgrade reaches {', '.join(versions) or 'nothing'}"
+                    f" instead of {', '.join(self.upgraded_versions) or 'nothing'}",
+                    "make downgrade() and upgrade() leave alembic_version to Alembic",
+                )
+            record.detail = f"to {', '.join(versions) or 'nothing'}"
             for difference in SchemaFingerprint.take(url).diff(self.upgraded_fp):
                 self.finding(
                     "reupgrade-failed",
@@ -441,14 +496,16 @@ class LiveRun:
 
     def _trace_locks(self, server: PostgresServer, template: str) -> LockTrace | str:
         """The lock trace of the offline upgrade SQL on a fresh clone of the base, or why there is none."""
-        render = self.rendering.result() if self.rendering is not None else None
-        if render is None:
-            return "offline rendering needs one base and one head"
-        if not render.ok:
-            return f"offline rendering failed: {render.error_tail(2)}"
+        renders = self.rendering.result() if self.rendering is not None else []
+        if not renders:
+            return "nothing was rendered offline"
+        failed = next((r for r in renders if not r.ok), None)
+        if failed is not None:
+            return f"offline rendering ({failed.command}) failed: {failed.error_tail(2)}"
+        statements = [s for r in renders for s in split_offline_sql(r.process.stdout)]
         with ScratchDatabase(server, template=template) as db, psycopg.connect(db.url, autocommit=True) as conn:
             notes = self._fill_base(conn, self.options.rows) if self.options.rows else []
-            trace = trace_locks(conn, split_offline_sql(render.process.stdout))
+            trace = trace_locks(conn, statements)
         trace.notes = notes + trace.notes
         return trace
 
@@ -552,6 +609,15 @@ class LiveRun:
                         Severity.WARNING,
                     )
             record.detail = f"{len(summaries)} query pattern(s) explained"
+
+
+def version_table(url: str) -> list[str]:
+    """The revisions alembic_version holds (sorted), or none when there is no such table."""
+    with psycopg.connect(url) as conn:
+        try:
+            return sorted(str(row[0]) for row in conn.execute("SELECT version_num FROM alembic_version"))
+        except psycopg.errors.UndefinedTable:
+            return []
 
 
 def _timed(function: Callable[..., T], *args: Any) -> tuple[T, float]:
