@@ -188,3 +188,57 @@ def test_a_revision_asking_alembics_context_is_rendered_in_offline_mode(tmp_path
     assert [f.rule for f in result.findings] == []
     upgrade = [s.sql for s in result.context.statements if s.direction == "upgrade"]
     assert upgrade == ["ALTER TABLE notes ADD COLUMN flag BOOLEAN", "CREATE INDEX ix_notes_flag ON notes (flag)"]
+
+
+# -- changing-column-type reads the alter_column call's own existing_type= -----------------------------------------
+
+
+def _type_findings(root: Path, upgrade: str) -> list[str]:
+    from orchestrator.checks.rules.changing_column_type import ChangingColumnType
+
+    body = textwrap.indent(textwrap.dedent(upgrade).strip("\n"), "    ")
+    path = root / "versions/c0ffee000005_resize.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        '"""resize: the table comes from a history that is not checked here"""\n'
+        "import sqlalchemy as sa\nfrom alembic import op\n\n"
+        'revision = "c0ffee000005"\ndown_revision = None\n\n\n'
+        f"def upgrade():\n{body}\n\n\ndef downgrade():\n    pass\n",
+        encoding="utf-8",
+    )
+    result = prepared(root, path)
+    return [v.message for v in ChangingColumnType().check(result.context)]
+
+
+def test_a_widening_declared_by_existing_type_is_not_a_rewrite(tmp_path: Path) -> None:
+    assert (
+        _type_findings(
+            tmp_path,
+            """
+            op.alter_column("users", "email", existing_type=sa.VARCHAR(length=64), type_=sa.String(length=320))
+            with op.batch_alter_table("params") as batch_op:
+                batch_op.alter_column("value", existing_type=sa.String(500), type_=sa.String(8000))
+            """,
+        )
+        == []
+    )
+
+
+def test_a_narrowing_declared_by_existing_type_is_still_a_rewrite(tmp_path: Path) -> None:
+    found = _type_findings(
+        tmp_path,
+        """
+        with op.batch_alter_table("clusters") as batch_op:
+            batch_op.alter_column("host", existing_type=sa.VARCHAR(length=256), type_=sa.String(length=255))
+        op.alter_column("users", "age", existing_type=sa.Integer(), type_=sa.BigInteger())
+        op.alter_column("users", "nick", existing_type=sa.Enum("a", "b", name="nick_kind"), type_=sa.String(length=20))
+        """,
+    )
+    assert found == [
+        'changing column "host" of existing table public.clusters from varchar(256) to varchar(255) rewrites '
+        "the table under ACCESS EXCLUSIVE",
+        'changing column "age" of existing table public.users from int4 to int8 rewrites the table under ACCESS '
+        "EXCLUSIVE",
+        'changing column "nick" of existing table public.users from its current type to varchar(20) rewrites '
+        "the table under ACCESS EXCLUSIVE",
+    ]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ast as py
 from collections.abc import Iterator
 
 from pglast import ast
 from pglast.enums import AlterTableType, ObjectType
 
-from orchestrator.checks.model import CheckContext, Rule, Violation
+from orchestrator.checks.model import CheckContext, FileKind, Rule, Violation
 from orchestrator.checks.rules._examples import revision, revision_path
 from orchestrator.checks.rules._sql import (
     TypeRef,
@@ -56,6 +57,71 @@ def is_safe_change(old: TypeRef | None, new: TypeRef) -> bool:
     return old.name == "cidr" and new.name == "inet"
 
 
+# SQLAlchemy type names (sa.String, sa.VARCHAR, postgresql.TEXT...) by the pg_catalog name PostgreSQL gives them.
+_SA_TYPES = {
+    "varchar": {"String", "VARCHAR", "Unicode", "NVARCHAR"},
+    "text": {"Text", "TEXT", "UnicodeText"},
+    "int2": {"SmallInteger", "SMALLINT"},
+    "int4": {"Integer", "INTEGER", "INT"},
+    "int8": {"BigInteger", "BIGINT"},
+    "bool": {"Boolean", "BOOLEAN"},
+    "numeric": {"Numeric", "NUMERIC", "DECIMAL"},
+}
+_SA_NAME = {sa_name: pg for pg, names in _SA_TYPES.items() for sa_name in names}
+
+
+def sa_type_ref(expr: py.expr) -> TypeRef | None:
+    """The TypeRef of a SQLAlchemy type written in Python (`sa.String(length=64)`, `sa.Text()`), or None."""
+    call = expr if isinstance(expr, py.Call) else None
+    target = call.func if call is not None else expr
+    name = target.attr if isinstance(target, py.Attribute) else target.id if isinstance(target, py.Name) else None
+    pg = _SA_NAME.get(name or "")
+    if pg is None:
+        return None
+    if call is None:
+        return TypeRef(pg)
+    keywords = {k.arg: k.value for k in call.keywords}
+    order = ("length",) if pg == "varchar" else ("precision", "scale") if pg == "numeric" else ()
+    mods: list[int | None] = []
+    for i, key in enumerate(order):
+        value = call.args[i] if i < len(call.args) else keywords.get(key)
+        if value is None:
+            break
+        if not (isinstance(value, py.Constant) and isinstance(value.value, int)):
+            return None
+        mods.append(value.value)
+    return TypeRef(pg, tuple(mods))
+
+
+def declared_existing_type(ctx: CheckContext, file: str, line: int, column: str) -> TypeRef | None:
+    """The `existing_type=` that an alter_column call declares for `column`: the call at `line`, or one inside
+    the `with op.batch_alter_table(...)` block at `line` (a batch emits its SQL when the block ends)."""
+    rf = next((r for r in ctx.revision_files if r.rel == file and r.tree is not None), None)
+    if rf is None or rf.tree is None:
+        return None
+    for node in py.walk(rf.tree):
+        if isinstance(node, py.With) and node.lineno == line:
+            calls = [c for c in py.walk(node) if _is_alter_column(c)]
+        elif isinstance(node, py.Call) and _is_alter_column(node) and node.lineno <= line <= (node.end_lineno or 0):
+            calls = [node]
+        else:
+            continue
+        for call in calls:
+            assert isinstance(call, py.Call)
+            keywords = {k.arg: k.value for k in call.keywords}
+            named = [a.value for a in call.args if isinstance(a, py.Constant) and isinstance(a.value, str)]
+            given = keywords.get("column_name")
+            if isinstance(given, py.Constant) and isinstance(given.value, str):
+                named.append(given.value)
+            if column in named and "existing_type" in keywords:
+                return sa_type_ref(keywords["existing_type"])
+    return None
+
+
+def _is_alter_column(node: py.AST) -> bool:
+    return isinstance(node, py.Call) and isinstance(node.func, py.Attribute) and node.func.attr == "alter_column"
+
+
 def _plain_using(using: object, column: str) -> bool:
     """USING col or USING col::newtype keeps PostgreSQL's own coercion analysis."""
     node = using.arg if isinstance(using, ast.TypeCast) else using
@@ -75,7 +141,8 @@ class ChangingColumnType(Rule):
         "(int->bigint, text->varchar(n), timestamp->timestamptz, any USING expression). Only binary-coercible "
         "changes are catalog-only: varchar(n)->text, varchar(n)->varchar(m>=n), varchar(n)->varchar, "
         "text<->varchar, numeric(p,s)->numeric(p2>=p,s), numeric(p,s)->numeric, cidr->inet. The old type is "
-        "taken from the checked migrations; when it is unknown, only changes to text/varchar pass."
+        "taken from the checked migrations, else from the alter_column call's `existing_type=`; when it is "
+        "unknown, only changes to text/varchar pass."
     )
     fix = (
         "Do it as an expand/contract: add a new column of the new type, write both (trigger or app), backfill "
@@ -118,6 +185,9 @@ class ChangingColumnType(Rule):
                         column = cmd.name or ""
                         new = type_ref(cmd.def_.typeName)
                         old = current.get((table, column))
+                        if old is None and stmt.kind is FileKind.REVISION:
+                            # The history did not say; the call's own existing_type= does (Alembic's way).
+                            old = declared_existing_type(ctx, stmt.file, stmt.line, column)
                         current[(table, column)] = new
                         if id(stmt) not in changes or new is None or not is_existing(ctx, stmt, table):
                             continue
