@@ -16,6 +16,7 @@ from orchestrator.pg import PostgresServer, ScratchDatabase
 from orchestrator.report import Finding, StepStatus, Verification
 from orchestrator.verify.fingerprint import SchemaFingerprint
 from orchestrator.verify.live import LiveRun, run_live, version_table
+from orchestrator.verify.locks import split_offline_sql
 
 pytestmark = pytest.mark.postgres
 
@@ -171,3 +172,16 @@ def test_a_trace_left_on_one_branch_is_found_and_named(tmp_path: Path, pg_server
     runs = {r.revision: r.status for r in verification.revision_runs}
     assert runs == {"r3alpha": "round-trips", "r3beta": "leaves-trace", "r4join": "round-trips"}
     assert step(verification, "locks") is not StepStatus.SKIPPED, verification.steps
+
+
+def test_offline_rendering_starts_each_head_from_the_version_table_before_it(tmp_path: Path) -> None:
+    """Two heads under test on a two-headed base: the second renders from the first, one step per revision."""
+    repo = make_repo(tmp_path, {**MERGE_FEATURE, **SIDE_FEATURE}, committed=True)
+    live = LiveRun(repo, DelegateConfig(timeout_seconds=60), CheckOptions(repo=repo))
+    live.selection = close_upwards(live.graph, {"r3merge", "r5side"})
+    assert live.heads == ["r4above", "r5join"]
+    runs = live._render_offline("postgresql://nobody@invalid/none")
+    assert [r.command for r in runs] == ["upgrade r2alpha,r2beta:r4above --sql", "upgrade r4above:r5join --sql"]
+    assert all(r.ok for r in runs), [r.error_tail() for r in runs]
+    rendered = [s.revision for r in runs for s in split_offline_sql(r.process.stdout) if s.revision]
+    assert list(dict.fromkeys(rendered)) == ["r3merge", "r4above", "r5side", "r5join"]

@@ -248,11 +248,15 @@ class LiveRun:
                 scratch.drop()
 
     def _render_offline(self, url: str) -> list[AlembicRun]:
-        """The upgrade SQL of each head under test, from the heads the database holds at that point (one or more)."""
+        """The upgrade SQL of each head under test, as `alembic upgrade HEAD` runs it after the heads before it.
+
+        Each rendering starts from the version table at that point (the base heads first: one or more, which our
+        Alembic driver accepts as `A,B:HEAD`), so a merge feature on a branched base renders only its own steps.
+        """
         applied = self.below
         runs: list[AlembicRun] = []
         for head in self.heads:
-            start = ",".join(self.heads_of(applied & self.graph.ancestors(head)))
+            start = ",".join(self.heads_of(applied))
             run = self.alembic(["upgrade", f"{start}:{head}" if start else head, "--sql"], url)
             runs.append(run)
             if not run.ok:
