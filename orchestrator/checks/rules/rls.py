@@ -173,7 +173,10 @@ class RlsNotEnabled(Rule):
         for table, stmt in rf.created.items():
             if exposed(ctx, table) and table not in rf.enabled_anywhere:
                 yield Violation(
-                    stmt.file, stmt.line, f"table {table} is created in an exposed schema without row level security"
+                    stmt.file,
+                    stmt.line,
+                    f"table {table} is created in an exposed schema without row level security",
+                    self.fix.replace("public.lesson_notes", table),
                 )
 
 
