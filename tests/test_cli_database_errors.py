@@ -29,7 +29,8 @@ def delegate(repo: Path, *args: str, env: dict[str, str] | None = None) -> subpr
     )
 
 
-def scratch_databases(server: PostgresServer) -> set[str]:
+def all_scratch(server: PostgresServer) -> set[str]:
+    """Every scratch database on the server: the delegate under test is another process, whatever its pid."""
     with server.admin_connection() as conn:
         rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'delegate_scratch%'").fetchall()
     return {r[0] for r in rows}
@@ -55,7 +56,7 @@ def test_role_that_cannot_create_databases(example: Path, pg_server: PostgresSer
         conn.execute(
             sql.SQL("CREATE ROLE {} LOGIN NOCREATEDB PASSWORD {}").format(sql.Identifier(role), sql.Literal(password))
         )
-    before = scratch_databases(pg_server)
+    before = all_scratch(pg_server)
     try:
         address = pg_server.address.model_copy(update={"user": role, "password": None})
         url = address.url().replace(f"{role}@", f"{role}:{password}@")
@@ -64,7 +65,7 @@ def test_role_that_cannot_create_databases(example: Path, pg_server: PostgresSer
         assert role in done.stderr and "CREATEDB" in done.stderr
         assert password not in done.stderr + done.stdout
         assert "Traceback" not in done.stderr
-        assert scratch_databases(pg_server) == before
+        assert all_scratch(pg_server) == before
     finally:
         with pg_server.admin_connection() as conn:
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))

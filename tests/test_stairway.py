@@ -15,7 +15,7 @@ import pytest
 
 from orchestrator.check import CheckOptions
 from orchestrator.config import DelegateConfig
-from orchestrator.pg import PostgresServer
+from orchestrator.pg import PostgresServer, owned_databases
 from orchestrator.report import Finding, RevisionRun, Severity, Verification
 from orchestrator.verify.alembic_env import AlembicProject
 from orchestrator.verify.stairway import run_stairway
@@ -129,11 +129,7 @@ def runs_by_id(verification: Verification) -> dict[str, RevisionRun]:
 
 def our_databases(server: PostgresServer) -> list[str]:
     """Scratch databases this test process still has on the server (templates are a cache, left on purpose)."""
-    with psycopg.connect(server.admin_url, autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE %s", (f"delegate\\_scratch\\_%\\_{os.getpid()}\\_%",)
-        ).fetchall()
-    return [row[0] for row in rows]
+    return owned_databases(server)
 
 
 def test_branched_history_round_trips_and_leaves_nothing(tmp_path: Path, pg_server: PostgresServer) -> None:
@@ -362,11 +358,7 @@ def test_ctrl_c_stops_the_walk_and_drops_everything(tmp_path: Path, pg_server: P
 
 
 def _databases_of(server: PostgresServer, pid: int) -> list[str]:
-    with psycopg.connect(server.admin_url, autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE %s", (f"delegate\\_scratch\\_%\\_{pid}\\_%",)
-        ).fetchall()
-    return [row[0] for row in rows]
+    return owned_databases(server, pid)
 
 
 def _cwd_of(pid: str) -> Path | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import git
@@ -18,7 +17,7 @@ from orchestrator.verify.fingerprint import SchemaFingerprint
 from orchestrator.verify.live import LiveRun, run_live, version_table
 from orchestrator.verify.locks import split_offline_sql
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("no_scratch_left")]
 
 # The shared history: a root, two branches off it (the base heads of the features below), and an unrelated head
 # that nothing merges (`alembic upgrade heads` would apply it; the verification must not).
@@ -94,16 +93,6 @@ def check(repo: Path, server: PostgresServer, since: str | None = None) -> tuple
 
 def step(verification: Verification, name: str) -> StepStatus:
     return next(s.status for s in verification.steps if s.name == name)
-
-
-@pytest.fixture(autouse=True)
-def no_scratch_left(pg_server: PostgresServer):
-    yield
-    with pg_server.admin_connection() as conn:
-        left = conn.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE %s", (f"delegate\\_scratch\\_%\\_{os.getpid()}\\_%",)
-        ).fetchall()
-    assert not left, f"scratch databases left behind: {left}"
 
 
 def test_a_merge_feature_round_trips_to_both_base_heads_and_its_locks_are_traced(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import textwrap
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from orchestrator.pg import PostgresServer
 from orchestrator.report import Finding, StepStatus, Verification
 from orchestrator.verify.live import run_live
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("no_scratch_left")]
 
 ENV_PY = """
 import os
@@ -127,17 +126,6 @@ def rules(findings: list[Finding]) -> set[str]:
 
 def step(verification: Verification, name: str) -> StepStatus:
     return next(s.status for s in verification.steps if s.name == name)
-
-
-@pytest.fixture(autouse=True)
-def no_scratch_left(pg_server: PostgresServer):
-    yield
-    with pg_server.admin_connection() as conn:
-        # Other test runs may share the server: only this process's scratch databases count.
-        left = conn.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE %s", (f"delegate\\_scratch\\_%\\_{os.getpid()}\\_%",)
-        ).fetchall()
-    assert not left, f"scratch databases left behind: {left}"
 
 
 def test_a_clean_feature_passes_every_step(tmp_path: Path, pg_server: PostgresServer) -> None:

@@ -7,6 +7,7 @@ from orchestrator.pg.scratch import (
     ScratchDatabase,
     drop_templates,
     ensure_template,
+    owned_databases,
     sweep_stale,
     template_name,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "drop_templates",
     "ensure_template",
     "open_server",
+    "owned_databases",
     "sweep_stale",
     "template_name",
 ]

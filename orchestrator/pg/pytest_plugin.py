@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from orchestrator.errors import InputError
-from orchestrator.pg.scratch import ScratchDatabase, ensure_template
+from orchestrator.pg.scratch import ScratchDatabase, ensure_template, owned_databases
 from orchestrator.pg.server import PostgresServer, open_server
 
 LOCAL_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -68,3 +68,11 @@ def scratch_db(pg_server: PostgresServer, supabase_template: str) -> Iterator[Sc
     """A fresh database with the Supabase emulation, dropped after the test."""
     with ScratchDatabase(pg_server, template=supabase_template) as db:
         yield db
+
+
+@pytest.fixture
+def no_scratch_left(pg_server: PostgresServer) -> Iterator[None]:
+    """Fails the test if it leaves a scratch database of this process behind (others' runs may share the server)."""
+    yield
+    left = owned_databases(pg_server)
+    assert not left, f"scratch databases left behind: {left}"

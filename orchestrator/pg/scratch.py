@@ -42,18 +42,30 @@ def _owner_pattern(prefix: str) -> re.Pattern[str]:
     return re.compile(rf"^{re.escape(prefix)}_([0-9a-f]{{6}})_(\d+)_[0-9a-f]{{8}}$")
 
 
-def sweep_stale(server: PostgresServer, prefix: str = SCRATCH_PREFIX) -> list[str]:
-    """Drop databases named `prefix` by a process of this host that is gone; returns the names dropped."""
+def _owned_by_host(conn: psycopg.Connection, prefix: str) -> list[tuple[str, int]]:
+    """(name, owner pid) of every database named `prefix` by a process of this host."""
     pattern = _owner_pattern(prefix)
     like = prefix.replace("_", r"\_") + r"\_%"
+    owned: list[tuple[str, int]] = []
+    for (name,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (like,)):
+        match = pattern.match(name)
+        if match is not None and match.group(1) == host_tag():
+            owned.append((name, int(match.group(2))))
+    return owned
+
+
+def owned_databases(server: PostgresServer, pid: int | None = None, prefix: str = SCRATCH_PREFIX) -> list[str]:
+    """The scratch databases that process `pid` (default: this one) of this host has on the server now."""
+    wanted = os.getpid() if pid is None else pid
+    with server.admin_connection() as conn:
+        return sorted(name for name, owner in _owned_by_host(conn, prefix) if owner == wanted)
+
+
+def sweep_stale(server: PostgresServer, prefix: str = SCRATCH_PREFIX) -> list[str]:
+    """Drop databases named `prefix` by a process of this host that is gone; returns the names dropped."""
     dropped: list[str] = []
     with server.admin_connection() as conn:
-        names = [row[0] for row in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (like,))]
-        for name in names:
-            match = pattern.match(name)
-            if match is None or match.group(1) != host_tag():
-                continue
-            pid = int(match.group(2))
+        for name, pid in _owned_by_host(conn, prefix):
             if pid == os.getpid() or _pid_alive(pid):
                 continue
             with contextlib.suppress(psycopg.Error):
