@@ -189,6 +189,19 @@ class AlembicRun(BaseModel):
         kept = [
             line
             for line in self.process.stderr.strip().splitlines()
-            if not line.startswith(("INFO  [alembic", "INFO [alembic"))
+            if not line.startswith(("INFO  [alembic", "INFO [alembic", "(Background on this error at"))
         ]
-        return "\n".join(kept[-lines:]) or self.process.tail(lines)
+        exception = _exception_of(kept)
+        return "\n".join((exception or kept)[-lines:]) or self.process.tail(lines)
+
+
+def _exception_of(lines: list[str]) -> list[str]:
+    """The exception a Python traceback ends with (its message may span lines, e.g. SQLAlchemy's [SQL: ...]),
+    without the frames above it: the frames are the tool's and the libraries', the message is the user's."""
+    frames = [i for i, line in enumerate(lines) if line.startswith('  File "')]
+    if not frames:
+        return []
+    rest = lines[frames[-1] + 1 :]
+    while rest and rest[0].startswith("    "):  # the frame's source line and its ^^^ markers
+        rest = rest[1:]
+    return [line for line in rest if line.strip()]

@@ -325,6 +325,7 @@ class LiveRun:
     def _round_trip(self, url: str) -> None:
         assert self.base_fp is not None and self.upgraded_fp is not None
         target = ", ".join(self.selection.base) or "an empty database"
+        failed = False
         with self.step("downgrade") as record:
             for command in self.downgrade_commands():
                 run = self.alembic(["downgrade", command], url)
@@ -335,33 +336,13 @@ class LiveRun:
                     self.report_alembic_failure(
                         "downgrade-failed", run, "downgrade", "make downgrade() undo exactly what upgrade() did"
                     )
-                    self.skip("re-upgrade", "the downgrade failed")
-                    return
-            versions = version_table(url)
-            if versions != sorted(self.selection.base):
-                left = sorted(set(versions) - set(self.selection.base))
-                self.finding(
-                    "downgrade-leaves-trace",
-                    f"after upgrade and downgrade to {target}, the version table holds {', '.join(versions) or 'nothing'}"
-                    f" instead of {', '.join(sorted(self.selection.base)) or 'nothing'}",
-                    "make downgrade() leave alembic_version to Alembic",
-                    self.graph.by_id[left[0]].rel if left and left[0] in self.graph.by_id else None,
-                )
-            differences = SchemaFingerprint.take(url).diff(self.base_fp)
-            for difference in differences:
-                short = difference.name.split("(")[0].rsplit(".", 1)[-1]
-                file, line = self.locate(rf"\b{re.escape(short)}\b")
-                self.finding(
-                    "downgrade-leaves-trace",
-                    f"after upgrade and downgrade to {target}, {difference.message}",
-                    f"drop or restore {difference.what} {difference.name} in downgrade()",
-                    file,
-                    line,
-                )
-                for revision_run in self.runs.values():
-                    if file == revision_run.file:
-                        revision_run.status = "leaves-trace"
-            record.detail = f"to {target}; {len(differences)} difference(s) from the base"
+                    failed = True
+                    break
+            if not failed:
+                self._compare_with_base(url, target, record)
+        if failed:
+            self.skip("re-upgrade", "the downgrade failed")  # after the downgrade step, so the report reads in order
+            return
         with self.step("re-upgrade") as record:
             if not self._upgrade(url, first=False):
                 return
@@ -381,6 +362,35 @@ class LiveRun:
                     "make upgrade() independent of leftovers of an earlier run, and downgrade() complete",
                     *self.locate(rf"\b{re.escape(difference.name.split('(')[0].rsplit('.', 1)[-1])}\b"),
                 )
+
+    def _compare_with_base(self, url: str, target: str, record: VerificationStep) -> None:
+        """After the downgrade: the version table and the schema must be the base's again, object for object."""
+        assert self.base_fp is not None
+        versions = version_table(url)
+        if versions != sorted(self.selection.base):
+            left = sorted(set(versions) - set(self.selection.base))
+            self.finding(
+                "downgrade-leaves-trace",
+                f"after upgrade and downgrade to {target}, the version table holds {', '.join(versions) or 'nothing'}"
+                f" instead of {', '.join(sorted(self.selection.base)) or 'nothing'}",
+                "make downgrade() leave alembic_version to Alembic",
+                self.graph.by_id[left[0]].rel if left and left[0] in self.graph.by_id else None,
+            )
+        differences = SchemaFingerprint.take(url).diff(self.base_fp)
+        for difference in differences:
+            short = difference.name.split("(")[0].rsplit(".", 1)[-1]
+            file, line = self.locate(rf"\b{re.escape(short)}\b")
+            self.finding(
+                "downgrade-leaves-trace",
+                f"after upgrade and downgrade to {target}, {difference.message}",
+                f"drop or restore {difference.what} {difference.name} in downgrade()",
+                file,
+                line,
+            )
+            for revision_run in self.runs.values():
+                if file == revision_run.file:
+                    revision_run.status = "leaves-trace"
+        record.detail = f"to {target}; {len(differences)} difference(s) from the base"
 
     def _seeds(self, url: str) -> None:
         every = seed_files(self.repo, self.cfg)
