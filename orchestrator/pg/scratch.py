@@ -23,6 +23,9 @@ from orchestrator.pg.supabase import SUPABASE_EMULATION_VERSION, apply_supabase_
 SCRATCH_PREFIX = "delegate_scratch"
 TEMPLATE_PREFIX = "delegate_tpl"
 _TEMPLATE_MARK = "delegate template complete"
+# Templates kept per prefix on a server; the least recently used beyond this are dropped (they rebuild on demand).
+KEEP_ENV = "DELEGATE_TEMPLATE_KEEP"
+DEFAULT_KEEP = 12
 _MAX_PREFIX = 30  # 63-byte identifiers leave room for _host_pid_random after this
 
 
@@ -188,7 +191,50 @@ def _is_complete(conn: psycopg.Connection, name: str) -> bool | None:
     ).fetchone()
     if row is None:
         return None
-    return bool(row[0]) and row[1] == f"{_TEMPLATE_MARK}: {name}"
+    return bool(row[0]) and (row[1] or "").split(";")[0] == f"{_TEMPLATE_MARK}: {name}"
+
+
+def _mark(name: str) -> str:
+    """The comment of a finished template: what it is, and when it was last used (for eviction)."""
+    return f"{_TEMPLATE_MARK}: {name}; used {time.time():.0f}"
+
+
+def _last_used(comment: str | None) -> float:
+    match = re.search(r"; used (\d+)$", comment or "")
+    return float(match.group(1)) if match else 0.0  # an older mark without a time is the first to go
+
+
+def _touch(conn: psycopg.Connection, name: str) -> None:
+    with contextlib.suppress(psycopg.Error):  # a template owned by another role is still usable, just not marked
+        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(_mark(name))))
+
+
+def evict_templates(server: PostgresServer, prefix: str = TEMPLATE_PREFIX, keep: int | None = None) -> list[str]:
+    """Drop the least recently used finished templates of `prefix` beyond `keep` (default DELEGATE_TEMPLATE_KEEP,
+    else 12): a long-lived CI server would otherwise gain one template per base it ever saw."""
+    if keep is None:
+        keep = int(os.environ.get(KEEP_ENV, "") or DEFAULT_KEEP)
+    pattern = re.compile(rf"^{re.escape(prefix)}_[0-9a-f]{{16}}$")
+    like = prefix.replace("_", r"\_") + r"\_%"
+    dropped: list[str] = []
+    with server.admin_connection() as conn:
+        rows = conn.execute(
+            "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database"
+            " WHERE datname LIKE %s AND datistemplate",
+            (like,),
+        ).fetchall()
+        finished = sorted(((_last_used(comment), name) for name, comment in rows if pattern.match(name)), reverse=True)
+        for _, name in finished[max(keep, 1) :]:
+            lock = _lock_id(name)
+            if not conn.execute("SELECT pg_try_advisory_lock(%s)", (lock,)).fetchone()[0]:  # type: ignore[index]
+                continue  # another run is (re)building it right now
+            try:
+                with contextlib.suppress(psycopg.Error):  # e.g. being cloned this very moment: next time
+                    drop_database_on(conn, name, server.version_num)
+                    dropped.append(name)
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (lock,))
+    return dropped
 
 
 def ensure_template(
@@ -203,6 +249,7 @@ def ensure_template(
     install_signal_cleanup()
     with server.admin_connection() as shared:
         if _is_complete(shared, name):
+            _touch(shared, name)
             return name
     # The build holds the lock for as long as it runs: on a connection of its own, not the shared one.
     with server.new_admin_connection() as conn:
@@ -217,6 +264,7 @@ def ensure_template(
             _build_template(server, conn, name, build, prefix)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (lock,))
+    evict_templates(server, prefix)
     return name
 
 
@@ -233,7 +281,7 @@ def _build_template(
         apply_supabase_emulation(url)
         build(url)
         ident = sql.Identifier(building)
-        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(ident, sql.Literal(f"{_TEMPLATE_MARK}: {name}")))
+        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(ident, sql.Literal(_mark(name))))
         conn.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE true").format(ident))
         _rename_when_idle(conn, building, name)
     except BaseException:
