@@ -31,9 +31,19 @@ class TableRule(Rule):
                 yield Violation(s.file, s.line, f"table {s.node.relation.relname}")
 
 
+class OtherRule(Rule):
+    """Never fires: a known id for suppressions that must not silence test-table."""
+
+    id = "other-rule"
+    severity = Severity.ERROR
+    family = "sql"
+    summary = why = fix = "test"
+    bad = good = ""
+
+
 @pytest.fixture(autouse=True)
 def stub_rules(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine, "load_rules", lambda: [TableRule()])
+    monkeypatch.setattr(engine, "load_rules", lambda: [TableRule(), OtherRule()])
 
 
 def run(tmp_path: Path, rel: str, text: str) -> list[tuple[str, int | None, str]]:
@@ -66,6 +76,12 @@ def test_sql_suppression_on_the_line_above_and_inside_the_statement(tmp_path: Pa
         """,
     )
     assert [(rule, line) for rule, line, _ in found] == [("test-table", 6), ("test-table", 8)]
+
+
+def test_a_misspelt_rule_id_suppresses_nothing_and_says_so(tmp_path: Path) -> None:
+    found = run(tmp_path, "migration.sql", "CREATE TABLE a (id int); -- delegate: ignore test-tabel -- lookup table\n")
+    assert sorted((rule, line) for rule, line, _ in found) == [("suppression-unknown-rule", 1), ("test-table", 1)]
+    assert any("did you mean test-table?" in message for _, _, message in found)
 
 
 def test_suppression_without_reason_warns_and_still_suppresses(tmp_path: Path) -> None:

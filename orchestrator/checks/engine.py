@@ -41,6 +41,10 @@ ENGINE_RULES: dict[str, tuple[Severity, str]] = {
         Severity.WARNING,
         "Say why after the rule ids: `-- delegate: ignore RULE -- the table has 10 rows`.",
     ),
+    "suppression-unknown-rule": (
+        Severity.WARNING,
+        "Use an id that `delegate rules` lists: `-- delegate: ignore drop-table -- the reason`.",
+    ),
     "internal-error": (
         Severity.ERROR,
         'This is a bug in delegate: report it; meanwhile turn the rule off with [tool.delegate.rules] ID = "off".',
@@ -548,7 +552,20 @@ class InputReading:
             # With a known feature, SQL that cannot be analysed only matters in the feature's own revisions.
             history = {rf.rel for rf in self.files if rf.revision is not None and rf.revision not in self.feature}
             findings = [f for f in findings if not (f.rule == "unanalysable-sql" and f.file in history)]
+        known = known_rule_ids(rules) if rules else set()
         for s in suppressions:
+            for unknown in sorted(s.rules - known) if known else ():
+                import difflib
+
+                close = difflib.get_close_matches(unknown, sorted(known), n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                builder.report(
+                    "suppression-unknown-rule",
+                    s.file,
+                    s.line,
+                    f"`delegate: ignore {unknown}` names no rule{hint}; it suppresses nothing",
+                )
+                findings.append(builder.findings[-1])
             if s.reason is None:
                 builder.report(
                     "suppression-without-reason",

@@ -41,6 +41,21 @@ class SuppressionWithoutReason(Rule):
     good = "-- delegate: ignore drop-table -- created by 9b1e04c2d7a3 and never written to\nDROP TABLE public.legacy_attendance;\n"
 
 
+class SuppressionUnknownRule(Rule):
+    id = "suppression-unknown-rule"
+    severity = Severity.WARNING
+    family = "content"
+    summary = "a `delegate: ignore` comment that names no known rule"
+    why = (
+        "A misspelt rule id suppresses nothing: the finding it was meant for still fires, or, worse, the comment "
+        "looks like a reviewed exception while the rule it names does not exist. `delegate rules` lists the ids."
+    )
+    fix = "Use an id that `delegate rules` lists: `-- delegate: ignore drop-table -- the reason`."
+    example_path = "api/sql/lesson_cleanup.sql"
+    bad = "-- delegate: ignore drop-tables -- created by 9b1e04c2d7a3 and never written to\nSELECT 1;\n"
+    good = "-- delegate: ignore drop-table -- created by 9b1e04c2d7a3 and never written to\nSELECT 1;\n"
+
+
 class UnanalysableSql(Rule):
     id = "unanalysable-sql"
     severity = Severity.INFO
