@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from pglast import ast
-from pglast.enums import A_Expr_Kind, AlterTableType, BoolExprType, ObjectType, VariableSetKind
+from pglast.enums import A_Expr_Kind, AlterTableType, BoolExprType, ConstrType, ObjectType, VariableSetKind
 
 from orchestrator.checks.model import CheckContext, FileKind, Origin, SqlStatement
 
@@ -391,6 +391,17 @@ def upgrade_added_columns(ctx: CheckContext) -> list[tuple[SqlStatement, str, as
             if added
         ]
     return f.added_columns
+
+
+def constraints_added_to_existing(
+    ctx: CheckContext, *contypes: ConstrType
+) -> Iterator[tuple[SqlStatement, str, ast.Constraint, str]]:
+    """(statement, table, constraint, its name in messages) for each `ADD CONSTRAINT` of the given kinds that an
+    upgrade adds to an existing table."""
+    for stmt, table, cmd in upgrade_alter_cmds(ctx, AlterTableType.AT_AddConstraint):
+        c = cmd.def_
+        if isinstance(c, ast.Constraint) and c.contype in contypes and is_existing(ctx, stmt, table):
+            yield stmt, table, c, f'"{c.conname}"' if c.conname else "(unnamed)"
 
 
 def is_existing(ctx: CheckContext, stmt: SqlStatement, table: str) -> bool:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pglast import ast
-from pglast.enums import AlterTableType, ConstrType
+from pglast.enums import ConstrType
 
 from orchestrator.checks.model import CheckContext, Rule, Violation
 from orchestrator.checks.rules._examples import revision, revision_path
-from orchestrator.checks.rules._sql import is_existing, upgrade_alter_cmds
+from orchestrator.checks.rules._sql import constraints_added_to_existing
 from orchestrator.report import Severity
 
 
@@ -51,15 +50,11 @@ class ConstraintMissingNotValid(Rule):
     )
 
     def check(self, ctx: CheckContext) -> Iterator[Violation]:
-        for stmt, table, cmd in upgrade_alter_cmds(ctx, AlterTableType.AT_AddConstraint):
-            c = cmd.def_
-            if not isinstance(c, ast.Constraint):
-                continue
-            if c.contype not in (ConstrType.CONSTR_FOREIGN, ConstrType.CONSTR_CHECK) or c.skip_validation:
-                continue
-            if is_existing(ctx, stmt, table):
+        for stmt, table, c, name in constraints_added_to_existing(
+            ctx, ConstrType.CONSTR_FOREIGN, ConstrType.CONSTR_CHECK
+        ):
+            if not c.skip_validation:
                 kind = "FOREIGN KEY" if c.contype == ConstrType.CONSTR_FOREIGN else "CHECK"
-                name = f'"{c.conname}"' if c.conname else "(unnamed)"
                 yield Violation(
                     stmt.file,
                     stmt.line,
