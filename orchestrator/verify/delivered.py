@@ -27,6 +27,11 @@ class DeliveredTests(BaseModel):
     note: str = ""
 
     @property
+    def missing_pytest(self) -> bool:
+        """The interpreter has no pytest: nothing ran, which is not the same as tests that fail."""
+        return self.process is not None and not self.process.ok and "No module named pytest" in self.process.tail(6)
+
+    @property
     def ok(self) -> bool:
         return not self.ran or (self.process is not None and self.process.ok and not self.failures)
 

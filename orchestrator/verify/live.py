@@ -499,6 +499,14 @@ class LiveRun:
                     "fix the migration or the test; run them with DATABASE_URL set to a migrated database",
                     self.project.rel(tests_dir),
                 )
+            elif outcome.missing_pytest:
+                self.finding(
+                    "delivered-tests-failed",
+                    f"the delivered tests could not run: pytest is not installed for {self.project.python}",
+                    "install pytest into that interpreter, or set `python` in [tool.delegate] to the interpreter of "
+                    "the app's test environment",
+                    self.project.rel(tests_dir),
+                )
             elif not outcome.process.ok:
                 self.finding(
                     "delivered-tests-failed",
