@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from orchestrator.report import Severity
 
@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from orchestrator.config import DelegateConfig
     from orchestrator.revisions import RevisionFile, RevisionGraph
     from orchestrator.spec import FeatureSpec
+
+T = TypeVar("T")
 
 
 class FileKind(StrEnum):
@@ -78,6 +80,13 @@ class CheckContext:
     # Revision ids that make up the feature under check (--spec/--since in repo mode); None: everything counts.
     feature_revisions: set[str] | None = None
     _units: dict[str, list[SqlStatement]] | None = field(default=None, repr=False, compare=False)
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def memo(self, key: str, build: Callable[[], T]) -> T:
+        """`build()` once per context: facts several rules share are computed on first use, then reused."""
+        if key not in self._memo:
+            self._memo[key] = build()
+        return self._memo[key]  # type: ignore[no-any-return]
 
     def in_feature(self, revision: str | None) -> bool:
         """True when a statement or file of `revision` belongs to the feature (non-revision files always do)."""

@@ -18,8 +18,6 @@ from orchestrator.checks.rules._sql import (
     table_of,
 )
 
-_ATTR = "_delegate_feature_schema"
-
 
 @dataclass
 class CreatedColumn:
@@ -37,9 +35,10 @@ class FeatureSchema:
 
 
 def feature_schema(ctx: CheckContext) -> FeatureSchema:
-    cached = ctx.__dict__.get(_ATTR)
-    if isinstance(cached, FeatureSchema):
-        return cached
+    return ctx.memo("feature_schema", lambda: _feature_schema(ctx))
+
+
+def _feature_schema(ctx: CheckContext) -> FeatureSchema:
     out = FeatureSchema()
     feature_ids = {id(s) for s in facts(ctx).feature}
     dropped: set[str] = set()
@@ -66,7 +65,6 @@ def feature_schema(ctx: CheckContext) -> FeatureSchema:
     for table in dropped:
         out.tables.pop(table, None)
     out.columns = [c for c in out.columns if c.table not in dropped]
-    ctx.__dict__[_ATTR] = out
     return out
 
 

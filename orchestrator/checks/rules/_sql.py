@@ -19,7 +19,6 @@ MIGRATION_KINDS = frozenset({FileKind.REVISION, FileKind.SQL, FileKind.POLICY})
 
 N = TypeVar("N")
 
-_CACHE_ATTR = "_delegate_rule_facts"
 _CMDS_ATTR = "_delegate_alter_cmds"
 
 
@@ -269,22 +268,12 @@ def runs_in_migration(stmt: SqlStatement) -> bool:
     return stmt.origin is not Origin.FUNCTION_BODY
 
 
-def feature_revisions(ctx: CheckContext) -> set[str] | None:
-    """The revisions that make up the feature; None when everything checked is the feature."""
-    value = getattr(ctx, "feature_revisions", None)
-    return set(value) if value is not None else None
-
-
-def in_feature(stmt: SqlStatement, revisions: set[str] | None) -> bool:
-    return revisions is None or stmt.revision is None or stmt.revision in revisions
-
-
 def facts(ctx: CheckContext) -> Facts:
-    cached = ctx.__dict__.get(_CACHE_ATTR)
-    if isinstance(cached, Facts):
-        return cached
+    return ctx.memo("facts", lambda: _facts(ctx))
+
+
+def _facts(ctx: CheckContext) -> Facts:
     result = Facts()
-    revisions = feature_revisions(ctx)
     by_type: dict[type, list[SqlStatement]] = defaultdict(list)
     for position, stmt in enumerate(ctx.statements):
         result.position[id(stmt)] = position
@@ -306,17 +295,16 @@ def facts(ctx: CheckContext) -> Facts:
                 table = qualify(stmt.node.relation.schemaname, stmt.node.newname)
         if table is not None:
             result.created.setdefault(key, {}).setdefault(table, stmt.index)
-            if stmt.direction != "downgrade" and stmt.kind in MIGRATION_KINDS and in_feature(stmt, revisions):
+            if stmt.direction != "downgrade" and stmt.kind in MIGRATION_KINDS and ctx.in_feature(stmt.revision):
                 result.feature_created.add(table)
         if sets_lock_timeout(stmt.node):
             result.lock_timeout_at.setdefault(key, stmt.index)
-        if stmt.direction != "downgrade" and in_feature(stmt, revisions):
+        if stmt.direction != "downgrade" and ctx.in_feature(stmt.revision):
             result.feature.append(stmt)
     result.by_type = dict(by_type)
-    if revisions is not None:
+    if ctx.feature_revisions is not None:
         result.foreign_files = foreign_policy_files(ctx, result.feature_created)
         result.feature = [s for s in result.feature if s.file not in result.foreign_files]
-    ctx.__dict__[_CACHE_ATTR] = result
     return result
 
 

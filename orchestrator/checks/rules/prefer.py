@@ -21,10 +21,7 @@ from orchestrator.report import Severity
 
 def typed_columns(ctx: CheckContext) -> list[tuple[SqlStatement, str, str, TypeRef]]:
     """(statement, table, column, type) for every column an upgrade creates, adds or retypes (computed once)."""
-    cached = ctx.__dict__.get("_delegate_typed_columns")
-    if cached is None:
-        cached = ctx.__dict__["_delegate_typed_columns"] = list(_typed_columns(ctx))
-    return cached  # type: ignore[no-any-return]
+    return ctx.memo("typed_columns", lambda: list(_typed_columns(ctx)))
 
 
 def _typed_columns(ctx: CheckContext) -> Iterator[tuple[SqlStatement, str, str, TypeRef]]:

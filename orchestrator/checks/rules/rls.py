@@ -63,13 +63,11 @@ class RlsFacts:
     by_table: dict[str, list[Policy]] = field(default_factory=dict)
 
 
-_RLS_ATTR = "_delegate_rls_facts"
-
-
 def rls_facts(ctx: CheckContext) -> RlsFacts:
-    cached = ctx.__dict__.get(_RLS_ATTR)
-    if isinstance(cached, RlsFacts):
-        return cached
+    return ctx.memo("rls_facts", lambda: _rls_facts(ctx))
+
+
+def _rls_facts(ctx: CheckContext) -> RlsFacts:
     out = RlsFacts()
     feature_ids = {id(s) for s in facts(ctx).feature}
     dropped: set[str] = set()
@@ -107,7 +105,6 @@ def rls_facts(ctx: CheckContext) -> RlsFacts:
             dropped.update(dotted_name(o) for o in node.objects or ())
     for table in dropped:
         out.created.pop(table, None)
-    ctx.__dict__[_RLS_ATTR] = out
     return out
 
 
