@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.config import DelegateConfig, load_config
 from orchestrator.errors import InputError
 from orchestrator.report import CheckReport, Finding
+
+if TYPE_CHECKING:
+    from orchestrator.spec import FeatureSpec
 
 
 class CheckOptions(BaseModel):
@@ -29,7 +33,8 @@ def run_check(options: CheckOptions, config: DelegateConfig | None = None) -> Ch
     if not repo.is_dir():
         raise InputError(f"--repo {options.repo}: no such folder", "pass the root of the target repository")
     cfg = config or load_config(repo)
-    if options.spec is not None and not _resolve_spec(repo, options.spec).is_dir():
+    folder = spec_folder(repo, options.spec)
+    if folder is not None and not folder.is_dir():
         raise InputError(f"--spec {options.spec}: no such folder", "pass a feature folder such as specs/042-feature")
 
     from orchestrator.checks.engine import apply_rule_settings, finding_order, run_static
@@ -62,5 +67,18 @@ def run_check(options: CheckOptions, config: DelegateConfig | None = None) -> Ch
     return report
 
 
-def _resolve_spec(repo: Path, spec: Path) -> Path:
+def spec_folder(repo: Path, spec: Path | None) -> Path | None:
+    """Where --spec points: as given when it exists from here (or is absolute), else relative to the repo."""
+    if spec is None:
+        return None
     return spec if spec.is_absolute() or spec.exists() else repo / spec
+
+
+def load_spec(repo: Path, spec: Path | None) -> FeatureSpec | None:
+    """The feature that --spec names, parsed (None without --spec)."""
+    folder = spec_folder(repo, spec)
+    if folder is None:
+        return None
+    from orchestrator.spec import load_feature
+
+    return load_feature(folder)

@@ -350,10 +350,6 @@ def _outside_by_marks(marks: list[tuple[float, str]], position: float) -> bool:
     return state == "commit"
 
 
-def _resolve_spec(repo: Path, spec: Path) -> Path:
-    return spec if spec.is_absolute() or spec.exists() else repo / spec
-
-
 @dataclass
 class PreparedCheck:
     """What the rules run on: the context, the engine's own findings, and the suppressions of the inputs."""
@@ -482,7 +478,9 @@ class InputReading:
         from orchestrator.revisions import RevisionGraph
 
         self.graph = RevisionGraph(self.files)
-        self.spec = _load_spec(repo, options)
+        from orchestrator.check import load_spec
+
+        self.spec = load_spec(repo, options.spec)
         self.feature = _feature_revisions(repo, cfg, self.graph, options, self.spec)
         # Every revision is rendered, the feature's and the history's alike: a rule judging a feature statement
         # may need to know what the history created (and the cache makes an unchanged history cheap).
@@ -615,14 +613,6 @@ class InputReading:
                     "point were not checked, op.execute() strings were",
                 )
         return rendered
-
-
-def _load_spec(repo: Path, options: CheckOptions) -> Any:
-    if options.spec is None:
-        return None
-    from orchestrator.spec import load_feature
-
-    return load_feature(_resolve_spec(repo, options.spec))
 
 
 def _feature_revisions(

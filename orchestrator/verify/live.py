@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
 
+from orchestrator.check import load_spec, spec_folder
 from orchestrator.config import DelegateConfig
 from orchestrator.errors import DelegateError, InputError
 from orchestrator.feature import RevisionSelection, select_revisions
@@ -74,16 +75,16 @@ class LiveRun:
         self.options = options
         self.project = AlembicProject.for_repo(self.repo, cfg)
         self.graph = RevisionGraph.from_folder(self.project.versions_dir, self.repo)
-        self.spec: Any = _load_spec(self.repo, options.spec)
+        self.spec: Any = load_spec(self.repo, options.spec)
         self.selection: RevisionSelection = select_revisions(
             self.repo, cfg, self.graph, since=options.since, spec=self.spec
         )
-        self.spec_folder: Path | None = _spec_folder(self.repo, options.spec)
+        self.spec_folder: Path | None = spec_folder(self.repo, options.spec)
         if self.spec is None:
             # No --spec: the one feature folder the branch touches still tells public-read tables and query patterns.
             self.spec_folder = _touched_spec_folder(self.repo, cfg)
             try:
-                self.spec = _load_spec(self.repo, self.spec_folder)
+                self.spec = load_spec(self.repo, self.spec_folder)
             except DelegateError:  # a folder we guessed at is no reason to stop; --spec would make it one
                 self.spec, self.spec_folder = None, None
         self.verification = Verification(
@@ -646,21 +647,6 @@ def _timed(function: Callable[..., T], *args: Any) -> tuple[T, float]:
     started = time.perf_counter()
     result = function(*args)
     return result, time.perf_counter() - started
-
-
-def _load_spec(repo: Path, spec: Path | None) -> Any:
-    folder = _spec_folder(repo, spec)
-    if folder is None:
-        return None
-    from orchestrator.spec import load_feature
-
-    return load_feature(folder)
-
-
-def _spec_folder(repo: Path, spec: Path | None) -> Path | None:
-    if spec is None:
-        return None
-    return spec if spec.is_absolute() or spec.exists() else repo / spec
 
 
 def _touched_spec_folder(repo: Path, cfg: DelegateConfig) -> Path | None:
