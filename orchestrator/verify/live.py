@@ -17,7 +17,14 @@ from orchestrator.check import load_spec, spec_folder
 from orchestrator.config import DelegateConfig
 from orchestrator.errors import DelegateError, InputError
 from orchestrator.feature import RevisionSelection, select_revisions
-from orchestrator.pg import SUPABASE_EMULATION_VERSION, PostgresServer, ScratchDatabase, ensure_template, open_server
+from orchestrator.pg import (
+    SUPABASE_EMULATION_VERSION,
+    PostgresServer,
+    ScratchDatabase,
+    ServerAddress,
+    ensure_template,
+    open_server,
+)
 from orchestrator.report import Finding, RevisionRun, Severity, StepStatus, Verification, VerificationStep
 from orchestrator.revisions import RevisionGraph
 from orchestrator.verify.alembic_env import AlembicProject, AlembicRun
@@ -46,8 +53,8 @@ class BaseUpgradeFailed(Exception):
 
 
 def sqlalchemy_form(libpq_url: str) -> str:
-    """postgresql://… -> postgresql+psycopg://… (what SQLAlchemy needs to pick psycopg 3)."""
-    return "postgresql+psycopg://" + libpq_url.split("://", 1)[1]
+    """postgresql://… -> postgresql+psycopg://… (what SQLAlchemy needs to pick psycopg 3), by the harness's parser."""
+    return ServerAddress.parse(libpq_url).url(scheme="postgresql+psycopg")
 
 
 def template_key(project: AlembicProject, graph: RevisionGraph, base: list[str]) -> str:
