@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -32,12 +34,13 @@ class ProcessResult(BaseModel):
         return "\n".join(text[-lines:])
 
 
-def _kill_group(proc: subprocess.Popen[str]) -> None:
-    # The child may have started its own children (pytest plugins, a shell); end the whole group it leads.
+def kill_group(proc: subprocess.Popen[Any]) -> None:
+    """End a child started with start_new_session and every process it started (pytest plugins, a shell)."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
-        proc.kill()
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
 
 
 def run_bounded(argv: list[str], env: dict[str, str], cwd: Path, timeout: float) -> ProcessResult:
@@ -57,7 +60,7 @@ def run_bounded(argv: list[str], env: dict[str, str], cwd: Path, timeout: float)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        _kill_group(proc)
+        kill_group(proc)
         out, err = proc.communicate()
         return ProcessResult(
             argv=argv,
@@ -69,7 +72,7 @@ def run_bounded(argv: list[str], env: dict[str, str], cwd: Path, timeout: float)
             timeout=timeout,
         )
     except BaseException:
-        _kill_group(proc)
+        kill_group(proc)
         proc.wait()
         raise
     return ProcessResult(

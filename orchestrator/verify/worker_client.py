@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import select
-import signal
 import subprocess
 import tempfile
 import time
@@ -17,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from orchestrator.verify.alembic_env import AlembicProject
+from orchestrator.verify.process import kill_group
 
 WORKER = Path(__file__).with_name("worker.py")
 STARTUP_TIMEOUT_S = 120.0  # importing a big app's models on a cold disk can take a while
@@ -107,7 +107,7 @@ class AlembicWorker:
             try:
                 proc.wait(timeout=2)
             except subprocess.TimeoutExpired:
-                _kill_group(proc)
+                kill_group(proc)
         if proc is not None:
             for stream in (proc.stdin, proc.stdout):
                 with contextlib.suppress(OSError):
@@ -217,19 +217,10 @@ class AlembicWorker:
         self._proc = None
         if proc is None:
             return
-        _kill_group(proc)
+        kill_group(proc)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5)
         for stream in (proc.stdin, proc.stdout):
             with contextlib.suppress(OSError):
                 if stream is not None:
                     stream.close()
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    # env.py or a revision may have started children of its own; end the whole session it leads.
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
