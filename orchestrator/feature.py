@@ -110,6 +110,19 @@ def _words(text: str) -> str:
 
 def branch_revisions(repo: Path, cfg: DelegateConfig, graph: RevisionGraph) -> tuple[set[str], str] | None:
     """Revisions whose files the current branch (and the working tree) adds or changes over the default branch."""
+    changes = branch_changes(repo, cfg, under=repo / cfg.versions_dir)
+    if changes is None:
+        return None
+    paths, branch_name = changes
+    revs = {rev for rev, rf in graph.by_id.items() if rf.path.resolve() in paths}
+    if not revs or set(graph.by_id) <= revs:
+        return None
+    return revs, branch_name
+
+
+def branch_changes(repo: Path, cfg: DelegateConfig, under: Path | None = None) -> tuple[set[Path], str] | None:
+    """Files (resolved, below `under` if given) that the current branch and the working tree add or change over
+    the default branch, and the branch's name in words; None when git cannot tell."""
     try:
         import git
     except ImportError:  # gitpython is a dependency; a broken install falls back to the whole history
@@ -119,33 +132,24 @@ def branch_revisions(repo: Path, cfg: DelegateConfig, graph: RevisionGraph) -> t
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         return None
     root = Path(repository.working_tree_dir or repo).resolve()
-    versions = (repo / cfg.versions_dir).resolve()
     try:
-        versions_rel = versions.relative_to(root).as_posix()
+        scope = (under or root).resolve().relative_to(root).as_posix()
     except ValueError:
         return None
     changed: set[str] = set()
     branch_name = "the working tree"
     try:
-        base_ref = _default_branch(repository, cfg)
-        if base_ref is not None and repository.head.is_valid():
-            merge_base = repository.merge_base(base_ref, "HEAD")
+        if repository.head.is_valid():
+            base_ref = _default_branch(repository, cfg)
+            merge_base = repository.merge_base(base_ref, "HEAD") if base_ref is not None else []
             if merge_base:
-                changed |= set(repository.git.diff("--name-only", merge_base[0].hexsha, "--", versions_rel).split())
+                changed |= set(repository.git.diff("--name-only", merge_base[0].hexsha, "--", scope).splitlines())
                 branch_name = _branch_label(repository)
-        changed |= (
-            set(repository.git.diff("--name-only", "HEAD", "--", versions_rel).split())
-            if (repository.head.is_valid())
-            else set()
-        )
-        changed |= {p for p in repository.untracked_files if p.startswith(versions_rel)}
-    except git.GitCommandError:
+            changed |= set(repository.git.diff("--name-only", "HEAD", "--", scope).splitlines())
+        changed |= {p for p in repository.untracked_files if scope == "." or p.startswith(scope + "/")}
+    except (git.GitCommandError, ValueError):
         return None
-    changed_paths = {(root / p).resolve() for p in changed}
-    revs = {rev for rev, rf in graph.by_id.items() if rf.path.resolve() in changed_paths}
-    if not revs or set(graph.by_id) <= revs:
-        return None
-    return revs, branch_name
+    return {(root / p).resolve() for p in changed if p}, branch_name
 
 
 def _default_branch(repository: object, cfg: DelegateConfig) -> str | None:

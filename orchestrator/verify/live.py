@@ -16,7 +16,7 @@ import psycopg
 from orchestrator.check import load_spec, spec_folder
 from orchestrator.config import DelegateConfig
 from orchestrator.errors import DelegateError, InputError
-from orchestrator.feature import RevisionSelection, select_revisions
+from orchestrator.feature import RevisionSelection, branch_changes, select_revisions
 from orchestrator.pg import (
     SUPABASE_EMULATION_VERSION,
     PostgresServer,
@@ -674,26 +674,8 @@ def _plan_path(folder: Path | None) -> Path | None:
 
 def _changed_files(repo: Path, cfg: DelegateConfig) -> set[Path] | None:
     """Files the branch (and the working tree) changes over the default branch; None when git cannot tell."""
-    try:
-        import git
-    except ImportError:
-        return None
-    try:
-        repository = git.Repo(repo, search_parent_directories=True)
-        root = Path(repository.working_tree_dir or repo).resolve()
-        names: set[str] = set()
-        candidates = [cfg.default_branch] if cfg.default_branch else ["main", "master"]
-        base = next((b for b in candidates if b and b in repository.heads), None)
-        if base is not None and repository.head.is_valid():
-            merge_base = repository.merge_base(base, "HEAD")
-            if merge_base:
-                names |= set(repository.git.diff("--name-only", merge_base[0].hexsha).split())
-        if repository.head.is_valid():
-            names |= set(repository.git.diff("--name-only", "HEAD").split())
-        names |= set(repository.untracked_files)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError, ValueError):
-        return None
-    return {(root / n).resolve() for n in names} or None
+    changes = branch_changes(repo, cfg)
+    return changes[0] or None if changes is not None else None
 
 
 def run_live(repo: Path, cfg: DelegateConfig, options: CheckOptions) -> tuple[Verification, list[Finding]]:
