@@ -117,3 +117,20 @@ def test_since_the_head_tests_nothing_on_top_of_it(history: Path) -> None:
     selection = select_revisions(history, DelegateConfig(), graph_of(history), since="d9a3b2")
     assert selection.under_test == []
     assert selection.base == ["d9a3b2"]
+
+
+def test_branch_changes_keeps_file_names_with_spaces_whole(history: Path) -> None:
+    from orchestrator.feature import branch_changes
+
+    seed = history / "seeds" / "dev" / "042 objectives.sql"
+    seed.parent.mkdir(parents=True)
+    seed.write_text("SELECT 1;\n")
+    g = git.Repo(history)
+    g.index.add([str(seed.relative_to(history))])
+    g.index.commit("seed with a space in its name")
+    changes = branch_changes(history, DelegateConfig())
+    assert changes is not None
+    paths, label = changes
+    assert seed.resolve() in paths
+    assert (history / VERSIONS / "003_progress.py").resolve() in paths
+    assert "feature/042-progress" in label
