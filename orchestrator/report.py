@@ -11,11 +11,7 @@ from pydantic import BaseModel, Field, computed_field
 class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
-    INFO = "info"
-
-    @property
-    def rank(self) -> int:
-        return {"error": 0, "warning": 1, "info": 2}[self.value]
+    INFO = "info"  # declared most severe first: the order findings are listed in
 
 
 class Finding(BaseModel):
@@ -27,9 +23,6 @@ class Finding(BaseModel):
     line: int | None = None
     message: str
     fix: str = ""
-
-    def sort_key(self) -> tuple[str, int, int, str]:
-        return (self.file or "", self.line or 0, self.severity.rank, self.rule)
 
 
 class StepStatus(StrEnum):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,10 +28,6 @@ class RevisionFile:
     upgrade: ast.FunctionDef | None = None
     downgrade: ast.FunctionDef | None = None
     message: str = ""  # the docstring's first line
-
-    @property
-    def is_merge(self) -> bool:
-        return len(self.down_revisions) > 1
 
     @property
     def label(self) -> str:
@@ -188,11 +184,3 @@ class RevisionGraph:
                         ready.append(kid)
             ready.sort()
         return order  # a cycle leaves its members out
-
-    def cycle_members(self) -> set[str]:
-        return set(self.by_id) - set(self.topological())
-
-    def files_for(self, revisions: Iterable[str]) -> Iterator[RevisionFile]:
-        for rev in revisions:
-            if rev in self.by_id:
-                yield self.by_id[rev]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -91,10 +91,6 @@ class CheckContext:
     def in_feature(self, revision: str | None) -> bool:
         """True when a statement or file of `revision` belongs to the feature (non-revision files always do)."""
         return self.feature_revisions is None or revision is None or revision in self.feature_revisions
-
-    def upgrade_statements(self) -> Iterator[SqlStatement]:
-        """Statements that run forward: .sql files, seeds, policies and the upgrade() of revisions."""
-        return (s for s in self.statements if s.direction != "downgrade")
 
     def unit_statements(self, unit: str) -> list[SqlStatement]:
         # Indexed once: rules call this per statement, and a linear scan each time would be quadratic.

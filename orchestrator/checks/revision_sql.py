@@ -98,9 +98,6 @@ class RevisionSql:
                 best = c
         return best
 
-    def in_autocommit(self, line: int) -> bool:
-        return any(a <= line <= b for a, b in self.autocommit_ranges)
-
 
 class _Unresolvable(Exception):
     """A value given to op.execute that is not a constant string (an f-string, a parameter, a call)."""

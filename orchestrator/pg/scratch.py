@@ -89,7 +89,6 @@ class ScratchDatabase:
         self.server = server
         self.template = template
         self.name = owned_name(prefix)
-        self._created = False
 
     @property
     def url(self) -> str:
@@ -109,7 +108,6 @@ class ScratchDatabase:
             with contextlib.suppress(Exception):  # keep the error that stopped the clone
                 self.drop()
             raise
-        self._created = True
         return self
 
     def __exit__(
@@ -128,7 +126,6 @@ class ScratchDatabase:
             registered = _LIVE_SCRATCH.pop(self.name, None) is not None
         if registered:
             self.server.drop_database(self.name)
-        self._created = False
 
     def __repr__(self) -> str:
         return f"ScratchDatabase({self.name!r} on {self.server.description})"

@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING
 import psycopg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from rich.text import Text
 
 from orchestrator.config import DelegateConfig
 from orchestrator.errors import InputError
@@ -735,27 +733,6 @@ class StairwayWalk:
 def _lanes_for(revisions: int) -> int:
     """Side-by-side lanes for a walk: one per core, each long enough that its starting replay is worth it."""
     return max(1, min(os.cpu_count() or 1, MAX_LANES, revisions // MIN_LANE))
-
-
-def render_stairway(verification: Verification, console: Console) -> None:
-    """The stairway's table (revision, file, status, milliseconds) and its closing line, as text."""
-    runs = verification.revision_runs
-    table = Table(title="stairway", show_lines=False, title_justify="left")
-    for column in ("revision", "file", "status", "upgrade ms", "downgrade ms", "detail"):
-        table.add_column(column, justify="right" if column.endswith("ms") else "left", overflow="fold")
-    styles = {ROUND_TRIPS: "green", SKIPPED: "dim", IRREVERSIBLE: "yellow"}
-    for run in runs:
-        table.add_row(
-            run.revision,
-            run.file or "",
-            Text(run.status, style=styles.get(run.status, "red")),
-            f"{run.upgrade_ms:.0f}" if run.upgrade_ms is not None else "",
-            f"{run.downgrade_ms:.0f}" if run.downgrade_ms is not None else "",
-            run.detail[:160],
-        )
-    console.print(table)
-    good = sum(1 for r in runs if r.status == ROUND_TRIPS)
-    console.print(f"{good} of {len(verification.revisions) or len(runs)} revisions round-trip", highlight=False)
 
 
 def _differences(found: list[SchemaDifference]) -> str:
