@@ -195,10 +195,7 @@ def render_text(report: CheckReport, stream: TextIO, console: Console | None = N
         Text(f"{s.errors} errors, {s.warnings} warnings, {s.infos} infos ({verdict})", style=style), highlight=False
     )
     if report.verification is not None:
-        try:
-            from orchestrator.verify.render import render_verification
-        except ImportError:
-            console.print(Text("(the verification section cannot be rendered yet; use --format json)", style="dim"))
-            return
+        from orchestrator.verify.render import render_verification
+
         console.print()
         render_verification(report.verification, console)
