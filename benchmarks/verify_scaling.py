@@ -27,8 +27,9 @@ from synthetic_history import write_synthetic_repo  # noqa: E402
 from orchestrator.check import CheckOptions  # noqa: E402
 from orchestrator.config import DelegateConfig, load_config  # noqa: E402
 from orchestrator.pg import PostgresServer, ScratchDatabase, ensure_template, open_server, template_name  # noqa: E402
-from orchestrator.report import Finding, Severity, Verification  # noqa: E402
+from orchestrator.report import Finding, Severity  # noqa: E402
 from orchestrator.revisions import RevisionGraph  # noqa: E402
+from orchestrator.verification import Verification  # noqa: E402
 from orchestrator.verify.alembic_env import AlembicProject  # noqa: E402
 from orchestrator.verify.live import run_live, sqlalchemy_form, template_key  # noqa: E402
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.config import DelegateConfig, load_config
 from orchestrator.errors import InputError
@@ -15,11 +14,10 @@ if TYPE_CHECKING:
     from orchestrator.spec import FeatureSpec
 
 
-class CheckOptions(BaseModel):
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
+@dataclass
+class CheckOptions:
     repo: Path = Path(".")
-    paths: list[Path] = Field(default_factory=list)  # explicit files/folders; empty = the repo's layout
+    paths: list[Path] = field(default_factory=list)  # explicit files/folders; empty = the repo's layout
     spec: Path | None = None
     static_only: bool = False
     stairway: bool = False

@@ -1,11 +1,17 @@
-"""The data every check produces: findings and the live verification, rendered only by report_formats."""
+"""The data every check produces: findings, and the report that carries them with the live verification.
+
+Plain dataclasses: a static check may report tens of thousands of findings, and a run that never touches a
+database should not pay for pydantic (the verification's models, in orchestrator/verification.py, do).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field, computed_field
+if TYPE_CHECKING:
+    from orchestrator.verification import Verification
 
 
 class Severity(StrEnum):
@@ -14,7 +20,8 @@ class Severity(StrEnum):
     INFO = "info"  # declared most severe first: the order findings are listed in
 
 
-class Finding(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class Finding:
     """One problem, pinned to a file (relative to the repo root) and a line, with what to do about it."""
 
     rule: str
@@ -24,93 +31,33 @@ class Finding(BaseModel):
     message: str
     fix: str = ""
 
-
-class StepStatus(StrEnum):
-    PASSED = "passed"
-    FAILED = "failed"
-    WARNED = "warned"
-    SKIPPED = "skipped"
-
-
-class VerificationStep(BaseModel):
-    name: str
-    status: StepStatus
-    seconds: float = 0.0
-    detail: str = ""
+    def to_dict(self) -> dict[str, Any]:
+        """The finding as the JSON contract spells it (keys in this order)."""
+        return {
+            "rule": self.rule,
+            "severity": self.severity.value,
+            "file": self.file,
+            "line": self.line,
+            "message": self.message,
+            "fix": self.fix,
+        }
 
 
-class RlsCell(BaseModel):
-    """One cell of the RLS allow/deny matrix: who tried what on which table, what was expected and seen."""
-
-    table: str
-    actor: str  # anon | authenticated:A | authenticated:B | service_role
-    action: str  # select_own, select_other, insert_own, insert_other, update_other, delete_other ...
-    expected: Literal["allow", "deny", "either"]  # either: the app's choice (an owner deleting its own rows)
-    observed: Literal["allow", "deny", "error"]
-    detail: str = ""
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def ok(self) -> bool:
-        return self.expected == self.observed or (self.expected == "either" and self.observed != "error")
-
-
-class LockObservation(BaseModel):
-    revision: str | None = None
-    file: str | None = None
-    line: int | None = None
-    statement: str
-    relation: str
-    mode: str
-    seconds: float = 0.0
-
-
-class ExplainSummary(BaseModel):
-    query: str
-    plan: str  # the top plan lines, as EXPLAIN prints them
-    seq_scans: list[str] = Field(default_factory=list)  # feature tables read by a sequential scan
-
-
-class RevisionRun(BaseModel):
-    """One revision in a live run or a stairway walk."""
-
-    revision: str
-    file: str | None = None
-    status: str  # round-trips | upgrade-failed | downgrade-failed | leaves-trace | reupgrade-failed | skipped
-    upgrade_ms: float | None = None
-    downgrade_ms: float | None = None
-    estimated_ms: float | None = None
-    detail: str = ""
-
-
-class Verification(BaseModel):
-    """What the live half did, step by step, and what it saw."""
-
-    database: str = ""  # which server ran it (never a password)
-    base_revision: str | None = None
-    revisions: list[str] = Field(default_factory=list)
-    steps: list[VerificationStep] = Field(default_factory=list)
-    rls_matrix: list[RlsCell] = Field(default_factory=list)
-    locks: list[LockObservation] = Field(default_factory=list)
-    explains: list[ExplainSummary] = Field(default_factory=list)
-    revision_runs: list[RevisionRun] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)
-
-
-class Summary(BaseModel):
+@dataclass(slots=True)
+class Summary:
     errors: int = 0
     warnings: int = 0
     infos: int = 0
 
 
-class CheckReport(BaseModel):
-    """The result of `delegate check`; its JSON form is a contract (version 1)."""
+@dataclass
+class CheckReport:
+    """The result of `delegate check`; its JSON form (to_dict) is a contract (version 1)."""
 
     version: int = 1
-    findings: list[Finding] = Field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     verification: Verification | None = None
 
-    @computed_field  # type: ignore[prop-decorator]
     @property
     def summary(self) -> Summary:
         counts = {s: 0 for s in Severity}
@@ -121,3 +68,13 @@ class CheckReport(BaseModel):
     @property
     def blocking(self) -> bool:
         return any(f.severity is Severity.ERROR for f in self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        """{"version", "findings", "verification", "summary"}: the v1 contract, in that key order."""
+        s = self.summary
+        return {
+            "version": self.version,
+            "findings": [f.to_dict() for f in self.findings],
+            "verification": None if self.verification is None else self.verification.model_dump(mode="json"),
+            "summary": {"errors": s.errors, "warnings": s.warnings, "infos": s.infos},
+        }

@@ -13,8 +13,9 @@ import pytest
 from orchestrator.checks import engine
 from orchestrator.checks.model import CheckContext, Rule, Violation
 from orchestrator.cli import main
-from orchestrator.report import CheckReport, Finding, Severity, StepStatus, Verification, VerificationStep
+from orchestrator.report import CheckReport, Finding, Severity
 from orchestrator.report_formats import emit, to_github, to_sarif
+from orchestrator.verification import StepStatus, Verification, VerificationStep
 
 SCHEMA = Path(__file__).parent / "fixtures" / "sarif" / "sarif-schema-2.1.0.json"
 

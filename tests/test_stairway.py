@@ -14,9 +14,10 @@ import psycopg
 import pytest
 
 from orchestrator.check import CheckOptions
-from orchestrator.config import DelegateConfig
+from orchestrator.config import DelegateConfig, config_from
 from orchestrator.pg import PostgresServer, owned_databases
-from orchestrator.report import Finding, RevisionRun, Severity, Verification
+from orchestrator.report import Finding, Severity
+from orchestrator.verification import RevisionRun, Verification
 from orchestrator.verify.alembic_env import AlembicProject
 from orchestrator.verify.stairway import run_stairway
 from orchestrator.verify.worker_client import AlembicWorker
@@ -118,7 +119,7 @@ def branched_repo(root: Path, overrides: dict[str, tuple[str, str]] | None = Non
 def stairway(
     repo: Path, server: PostgresServer, since: str | None = None, **cfg: object
 ) -> tuple[Verification, list[Finding]]:
-    config = DelegateConfig.model_validate({"timeout_seconds": 30, **cfg})
+    config = config_from({"timeout_seconds": 30, **cfg})
     options = CheckOptions(repo=repo, stairway=True, since=since, database_url=server.admin_url)
     return run_stairway(repo, config, options)
 

@@ -12,7 +12,8 @@ from orchestrator.check import CheckOptions
 from orchestrator.config import DelegateConfig
 from orchestrator.feature import close_upwards
 from orchestrator.pg import PostgresServer, ScratchDatabase
-from orchestrator.report import Finding, StepStatus, Verification
+from orchestrator.report import Finding
+from orchestrator.verification import StepStatus, Verification
 from orchestrator.verify.fingerprint import SchemaFingerprint
 from orchestrator.verify.live import LiveRun, run_live, version_table
 from orchestrator.verify.locks import split_offline_sql

@@ -11,7 +11,8 @@ from orchestrator.check import CheckOptions
 from orchestrator.config import DelegateConfig
 from orchestrator.errors import InputError
 from orchestrator.pg import PostgresServer
-from orchestrator.report import Finding, StepStatus, Verification
+from orchestrator.report import Finding
+from orchestrator.verification import StepStatus, Verification
 from orchestrator.verify.live import run_live
 
 pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("no_scratch_left")]

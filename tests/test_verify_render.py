@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rich.console import Console
 
-from orchestrator.report import RlsCell, Verification
+from orchestrator.verification import RlsCell, Verification
 from orchestrator.verify.render import render_verification
 from orchestrator.verify.rls import Actor, expected_for
 
@@ -65,7 +65,7 @@ def test_matrix_is_one_table_per_database_table_with_full_names() -> None:
 
 
 def test_revision_table_leaves_out_empty_columns_and_keeps_ids_whole() -> None:
-    from orchestrator.report import RevisionRun
+    from orchestrator.verification import RevisionRun
 
     verification = Verification(
         revision_runs=[

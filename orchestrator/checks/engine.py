@@ -6,7 +6,7 @@ import gc
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -100,7 +100,7 @@ def apply_rule_settings(findings: list[Finding], cfg: DelegateConfig) -> list[Fi
         if setting == "off":
             continue
         if setting is not None and setting != f.severity.value:
-            f = f.model_copy(update={"severity": Severity(setting)})
+            f = replace(f, severity=Severity(setting))
         kept.append(f)
     return kept
 

@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from orchestrator.report import ExplainSummary
+from orchestrator.verification import ExplainSummary
 from orchestrator.verify.rows import ColumnInfo, RowSynthesizer
 
 # :name (not a ::cast), %(name)s and %s, as ORMs and drivers write bind parameters.

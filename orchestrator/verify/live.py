@@ -25,8 +25,9 @@ from orchestrator.pg import (
     ensure_template,
     open_server,
 )
-from orchestrator.report import Finding, RevisionRun, Severity, StepStatus, Verification, VerificationStep
+from orchestrator.report import Finding, Severity
 from orchestrator.revisions import RevisionGraph
+from orchestrator.verification import RevisionRun, StepStatus, Verification, VerificationStep
 from orchestrator.verify.alembic_env import AlembicProject, AlembicRun
 from orchestrator.verify.delivered import DeliveredTests, run_delivered_tests
 from orchestrator.verify.explain import explain_patterns

@@ -14,7 +14,7 @@ import pglast
 import psycopg
 from pydantic import BaseModel, Field
 
-from orchestrator.report import LockObservation
+from orchestrator.verification import LockObservation
 
 _RUNNING = re.compile(r"^-- Running upgrade (?P<src>.*?) -> (?P<dst>\S+)", re.MULTILINE)
 _CONCURRENTLY = re.compile(r"\bCONCURRENTLY\b", re.IGNORECASE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.report import StepStatus, Verification
+from orchestrator.verification import StepStatus, Verification
 
 _STATUS_STYLE = {
     StepStatus.PASSED: "[green]passed[/]",

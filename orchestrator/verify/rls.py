@@ -9,7 +9,7 @@ import psycopg
 from psycopg import sql
 from pydantic import BaseModel
 
-from orchestrator.report import RlsCell
+from orchestrator.verification import RlsCell
 from orchestrator.verify.rows import RowError, RowSynthesizer, TableInfo, split_name
 
 Observed = Literal["allow", "deny", "error"]

@@ -20,9 +20,10 @@ from orchestrator.config import DelegateConfig
 from orchestrator.errors import InputError
 from orchestrator.feature import RevisionSelection, select_revisions
 from orchestrator.pg import PostgresServer, ScratchDatabase, ensure_template, open_server
-from orchestrator.report import Finding, RevisionRun, Severity, StepStatus, Verification, VerificationStep
+from orchestrator.report import Finding, Severity
 from orchestrator.revisions import RevisionFile, RevisionGraph
 from orchestrator.spec import FeatureSpec, load_feature
+from orchestrator.verification import RevisionRun, StepStatus, Verification, VerificationStep
 from orchestrator.verify.alembic_env import AlembicProject
 from orchestrator.verify.fingerprint import SchemaDifference, SchemaFingerprint
 from orchestrator.verify.live import sqlalchemy_form, template_key
