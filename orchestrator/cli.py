@@ -1,32 +1,40 @@
-"""The command line: a thin skin over library functions that return data; this module only renders it."""
+"""The command line's entry point: maps every outcome to the documented exit codes; a person never sees a traceback.
+
+The commands themselves (arguments, help) are typer's, in orchestrator/commands.py. A plain `delegate check`,
+the command a CI gate and an agent's repair loop run again and again, is parsed here instead: typer brings click
+and pydantic, whose import costs more than the static check of a feature. Anything this parser does not fully
+understand (help, an unknown option, a value typer would reject or convert) goes to typer, which owns usage
+errors and help; tests/test_cli_fast.py proves that both parse every plain form alike.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
-from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-import typer
-
-from orchestrator import __version__
-from orchestrator.errors import DelegateError, ExitCode, NotBuiltYet
+from orchestrator.errors import DelegateError, ExitCode
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-INTERNAL_ERROR = 4  # a bug in delegate itself; documented in the README
+    from orchestrator.check import CheckOptions
 
-app = typer.Typer(
-    name="delegate",
-    help="Delegate a feature's database migrations to an agent, and prove them on a real PostgreSQL.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
+INTERNAL_ERROR = 4  # a bug in delegate itself; documented in the README
+INTERRUPTED = 130
+
+# The options of `delegate check` (orchestrator/commands.py declares them, with their help).
+CHECK_FLAGS = {"--static-only": "static_only", "--stairway": "stairway"}
+CHECK_VALUES = {
+    "--repo": "repo",
+    "--spec": "spec",
+    "--since": "since",
+    "--rows": "rows",
+    "--database-url": "database_url",
+    "--format": "format",
+}
 
 
 @cache
@@ -37,126 +45,73 @@ def err_console() -> Console:
     return Console(stderr=True, soft_wrap=True)  # messages carry URLs and paths: never wrap them
 
 
-class OutputFormat(StrEnum):
-    text = "text"
-    json = "json"
-    sarif = "sarif"
-    github = "github"
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"delegate {__version__}")
-        raise typer.Exit(0)
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
-    ] = False,
-) -> None:
-    """delegate: spec-driven database migrations, written by an agent and proven on PostgreSQL."""
-
-
-RepoOption = Annotated[Path, typer.Option("--repo", help="The target repository (its root).", file_okay=False)]
-DatabaseUrlOption = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        envvar="DATABASE_URL",
-        help="A server on which delegate may create scratch databases (it never migrates this database). "
-        "Default: a throwaway server that delegate starts itself.",
-    ),
-]
-
-
-@app.command()
-def check(
-    paths: Annotated[
-        list[Path] | None,
-        typer.Argument(help="Files or folders to check (.sql, Alembic revision .py). Default: the repo's layout."),
-    ] = None,
-    repo: RepoOption = Path("."),
-    spec: Annotated[
-        Path | None, typer.Option("--spec", help="The feature folder (specs/NNN-feature) to check against.")
-    ] = None,
-    static_only: Annotated[bool, typer.Option("--static-only", help="Skip the live PostgreSQL checks.")] = False,
-    stairway: Annotated[
-        bool, typer.Option("--stairway", help="Round-trip every revision under test on its own.")
-    ] = False,
-    since: Annotated[str | None, typer.Option("--since", help="Test the revisions after this one (the base).")] = None,
-    rows: Annotated[int, typer.Option("--rows", min=0, help="Fill the base's tables with N synthetic rows first.")] = 0,
-    database_url: DatabaseUrlOption = None,
-    output_format: Annotated[OutputFormat, typer.Option("--format", help="How to print the report.")] = (
-        OutputFormat.text
-    ),
-) -> None:
-    """Check migrations, policies and seeds: static rules, then a live round trip on PostgreSQL."""
-    from orchestrator.check import CheckOptions, run_check
-
-    options = CheckOptions(
-        repo=repo,
-        paths=list(paths or []),
-        spec=spec,
-        static_only=static_only,
-        stairway=stairway,
-        since=since,
-        rows=rows,
-        database_url=database_url,
-    )
-    report = run_check(options)
+def run_check_command(options: CheckOptions, output_format: str) -> int:
+    """`delegate check`: run it, print the report, and return the exit code (0 clean, 1 error findings)."""
+    from orchestrator.check import run_check
     from orchestrator.report_formats import emit
 
-    emit(report, output_format.value, repo=repo)
-    raise typer.Exit(ExitCode.FINDINGS if report.blocking else ExitCode.OK)
+    report = run_check(options)
+    emit(report, output_format, repo=options.repo)
+    return int(ExitCode.FINDINGS if report.blocking else ExitCode.OK)
 
 
-@app.command()
-def rules(
-    rule_id: Annotated[str | None, typer.Argument(help="A rule id: print its documentation.")] = None,
-) -> None:
-    """List every rule, or print one rule's documentation."""
-    from orchestrator.checks.docs import print_rule, print_rules
+def plain_check(args: list[str]) -> tuple[CheckOptions, str] | None:
+    """The options and format of `delegate check ARGS` when every argument is plain (known options with valid
+    values, paths that do not look like options); None sends the command line to typer."""
+    if not args or args[0] != "check":
+        return None
+    values: dict[str, str] = {}
+    flags: set[str] = set()
+    paths: list[Path] = []
+    rest = iter(args[1:])
+    for arg in rest:
+        if not arg.startswith("-"):
+            paths.append(Path(arg))
+            continue
+        name, eq, inline = arg.partition("=")
+        if name in CHECK_FLAGS and not eq:
+            flags.add(CHECK_FLAGS[name])
+        elif name in CHECK_VALUES:
+            value = inline if eq else next(rest, None)
+            if value is None:
+                return None  # a missing value: typer's usage error says so
+            values[CHECK_VALUES[name]] = value  # the last one wins, as in click
+        else:
+            return None  # --help, --, an unknown option, a flag given a value
+    from orchestrator.report_formats import FORMATS
 
-    if rule_id is None:
-        print_rules()
-    else:
-        print_rule(rule_id)
+    rows = values.get("rows", "0")
+    fmt = values.get("format", "text")
+    repo = Path(values.get("repo", "."))
+    if not rows.isascii() or not rows.isdigit() or fmt not in FORMATS or repo.is_file():
+        return None  # typer reports these (or converts what it accepts)
+    from orchestrator.check import CheckOptions
 
-
-@app.command()
-def migrations(
-    spec: Annotated[Path, typer.Argument(help="The feature folder, e.g. specs/042-lesson-progress.")],
-    repo: RepoOption = Path("."),
-    database_url: DatabaseUrlOption = None,
-) -> None:
-    """Run the database-architect agent on a feature, prove its work, and commit it to a new branch."""
-    raise NotBuiltYet(
-        "`delegate migrations` (the agent loop) is not built yet",
-        "use `delegate check` to prove migrations written by hand or by another tool",
+    spec = values.get("spec")
+    options = CheckOptions(
+        repo=repo,
+        paths=paths,
+        spec=Path(spec) if spec is not None else None,
+        static_only="static_only" in flags,
+        stairway="stairway" in flags,
+        since=values.get("since"),
+        rows=int(rows),
+        database_url=values.get("database_url") or os.environ.get("DATABASE_URL") or None,
     )
+    return options, fmt
 
 
-@app.command()
-def review(branch: Annotated[str, typer.Argument(help="A branch that `delegate migrations` created.")]) -> None:
-    """Read a generated branch back: files, findings, verification, plan."""
-    raise NotBuiltYet("`delegate review` is not built yet", "inspect the branch with `git log -p BRANCH`")
-
-
-@app.command()
-def bundle(spec: Annotated[Path, typer.Argument(help="The feature folder, e.g. specs/042-lesson-progress.")]) -> None:
-    """Print what the agent would be given for a feature (spec, data model, plan, reference migrations)."""
-    raise NotBuiltYet("`delegate bundle` is not built yet", "read the feature's spec folder directly for now")
-
-
-@app.command()
-def demo() -> None:
-    """Run the whole pipeline on the bundled example from a recorded agent session."""
-    raise NotBuiltYet(
-        "`delegate demo` (a replayed agent session) is not built yet",
-        "run `delegate check --repo examples/cfi-app` to see the checks on the bundled example",
-    )
+def _typer_exit_code(exc: BaseException) -> int | None:
+    """The exit code of typer's Exit and Abort (None for anything else); typer is only imported if it was."""
+    typer = sys.modules.get("typer")
+    if typer is None:
+        return None
+    if isinstance(exc, typer.Exit):
+        return int(exc.exit_code)
+    if isinstance(exc, typer.Abort):
+        err_console().print("delegate: interrupted", highlight=False)
+        return INTERRUPTED
+    return None
 
 
 def _is_usage_error(exc: Exception) -> bool:
@@ -166,9 +121,15 @@ def _is_usage_error(exc: Exception) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: maps every outcome to the documented exit codes; a person never sees a traceback."""
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
+        plain = plain_check(args)
+        if plain is not None:
+            return run_check_command(*plain)
+        from orchestrator.commands import app
+
         # Without standalone mode, click returns a command's typer.Exit code instead of raising it.
-        result = app(args=argv, prog_name="delegate", standalone_mode=False)
+        result = app(args=args, prog_name="delegate", standalone_mode=False)
     except DelegateError as exc:
         from rich.text import Text
 
@@ -176,15 +137,13 @@ def main(argv: list[str] | None = None) -> int:
         if exc.hint:
             err_console().print(Text("  fix: ", style="bold") + Text(exc.hint), highlight=False)
         return int(exc.exit_code)
-    except typer.Exit as exc:
-        return int(exc.exit_code)
-    except typer.Abort:
-        err_console().print("delegate: interrupted", highlight=False)
-        return 130
     except KeyboardInterrupt:
         err_console().print("delegate: interrupted; scratch databases and servers were cleaned up", highlight=False)
-        return 130
+        return INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
+        code = _typer_exit_code(exc)
+        if code is not None:
+            return code
         if _is_usage_error(exc):
             exc.show()  # type: ignore[attr-defined]
             return int(ExitCode.BAD_INPUT)

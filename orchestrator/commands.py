@@ -1,0 +1,141 @@
+"""The command line's commands, arguments and help (typer). orchestrator.cli.main() runs them; it parses a
+plain `delegate check` itself, with the same meaning (tests/test_cli_fast.py holds the two to each other)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestrator import __version__
+from orchestrator.cli import run_check_command
+from orchestrator.errors import NotBuiltYet
+
+app = typer.Typer(
+    name="delegate",
+    help="Delegate a feature's database migrations to an agent, and prove them on a real PostgreSQL.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+    github = "github"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"delegate {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """delegate: spec-driven database migrations, written by an agent and proven on PostgreSQL."""
+
+
+RepoOption = Annotated[Path, typer.Option("--repo", help="The target repository (its root).", file_okay=False)]
+DatabaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="DATABASE_URL",
+        help="A server on which delegate may create scratch databases (it never migrates this database). "
+        "Default: a throwaway server that delegate starts itself.",
+    ),
+]
+
+
+@app.command()
+def check(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Files or folders to check (.sql, Alembic revision .py). Default: the repo's layout."),
+    ] = None,
+    repo: RepoOption = Path("."),
+    spec: Annotated[
+        Path | None, typer.Option("--spec", help="The feature folder (specs/NNN-feature) to check against.")
+    ] = None,
+    static_only: Annotated[bool, typer.Option("--static-only", help="Skip the live PostgreSQL checks.")] = False,
+    stairway: Annotated[
+        bool, typer.Option("--stairway", help="Round-trip every revision under test on its own.")
+    ] = False,
+    since: Annotated[str | None, typer.Option("--since", help="Test the revisions after this one (the base).")] = None,
+    rows: Annotated[int, typer.Option("--rows", min=0, help="Fill the base's tables with N synthetic rows first.")] = 0,
+    database_url: DatabaseUrlOption = None,
+    output_format: Annotated[OutputFormat, typer.Option("--format", help="How to print the report.")] = (
+        OutputFormat.text
+    ),
+) -> None:
+    """Check migrations, policies and seeds: static rules, then a live round trip on PostgreSQL."""
+    from orchestrator.check import CheckOptions
+
+    options = CheckOptions(
+        repo=repo,
+        paths=list(paths or []),
+        spec=spec,
+        static_only=static_only,
+        stairway=stairway,
+        since=since,
+        rows=rows,
+        database_url=database_url,
+    )
+    raise typer.Exit(run_check_command(options, output_format.value))
+
+
+@app.command()
+def rules(
+    rule_id: Annotated[str | None, typer.Argument(help="A rule id: print its documentation.")] = None,
+) -> None:
+    """List every rule, or print one rule's documentation."""
+    from orchestrator.checks.docs import print_rule, print_rules
+
+    if rule_id is None:
+        print_rules()
+    else:
+        print_rule(rule_id)
+
+
+@app.command()
+def migrations(
+    spec: Annotated[Path, typer.Argument(help="The feature folder, e.g. specs/042-lesson-progress.")],
+    repo: RepoOption = Path("."),
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Run the database-architect agent on a feature, prove its work, and commit it to a new branch."""
+    raise NotBuiltYet(
+        "`delegate migrations` (the agent loop) is not built yet",
+        "use `delegate check` to prove migrations written by hand or by another tool",
+    )
+
+
+@app.command()
+def review(branch: Annotated[str, typer.Argument(help="A branch that `delegate migrations` created.")]) -> None:
+    """Read a generated branch back: files, findings, verification, plan."""
+    raise NotBuiltYet("`delegate review` is not built yet", "inspect the branch with `git log -p BRANCH`")
+
+
+@app.command()
+def bundle(spec: Annotated[Path, typer.Argument(help="The feature folder, e.g. specs/042-lesson-progress.")]) -> None:
+    """Print what the agent would be given for a feature (spec, data model, plan, reference migrations)."""
+    raise NotBuiltYet("`delegate bundle` is not built yet", "read the feature's spec folder directly for now")
+
+
+@app.command()
+def demo() -> None:
+    """Run the whole pipeline on the bundled example from a recorded agent session."""
+    raise NotBuiltYet(
+        "`delegate demo` (a replayed agent session) is not built yet",
+        "run `delegate check --repo examples/cfi-app` to see the checks on the bundled example",
+    )
