@@ -7,6 +7,7 @@ from bisect import bisect_right
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 # Whitespace and comments that may precede a statement's first token (block comments may nest in PostgreSQL).
@@ -82,6 +83,32 @@ def _light_setattr(node: Any, name: str, value: Any) -> None:
     object.__setattr__(node, name, value)
 
 
+class _EnumLookup(dict[int, Any]):
+    """`SomeEnum(value)` as a dict lookup (an unknown value still goes through the enum, which raises)."""
+
+    def __init__(self, cls: Any) -> None:
+        super().__init__(cls._value2member_map_)
+        self.cls = cls
+
+    def __missing__(self, value: Any) -> Any:
+        return self.cls(value)
+
+
+@cache
+def _enum_lookups() -> tuple[tuple[str, Any, Any], ...]:
+    """(name, enum class, fast lookup) for every enum of pglast.enums."""
+    from enum import Enum
+
+    from pglast import enums
+
+    out = []
+    for name in dir(enums):
+        cls = getattr(enums, name)
+        if isinstance(cls, type) and issubclass(cls, Enum) and cls is not Enum and cls.__module__.startswith("pglast"):
+            out.append((name, cls, _EnumLookup(cls).__getitem__))
+    return tuple(out)
+
+
 @contextmanager
 def _unvalidated_nodes() -> Iterator[None]:
     """Build pglast nodes without their per-attribute validation while the C parser fills them.
@@ -89,17 +116,24 @@ def _unvalidated_nodes() -> Iterator[None]:
     pglast's Node.__setattr__ re-validates every value that its own Cython builder produced, and these are
     already of the right types (bool(), chr(), tuples), with one exception: A_Const builds its Boolean from
     the raw C int, so Boolean keeps a light setter that coerces. On large files the validation costs 80% of
-    the parse. tests/test_static_parse.py checks that both ways give identical trees, types included.
+    the parse. The builder also makes each enum value by calling the enum class (`getattr(enums, name)(value)`,
+    a slow metaclass call); a dict lookup of the same member stands in for it meanwhile.
+    tests/test_static_parse.py checks that both ways give identical trees, types included.
     """
-    from pglast import ast
+    from pglast import ast, enums
 
     original = ast.Node.__setattr__
     own = ast.Boolean.__dict__.get("__setattr__")
+    lookups = _enum_lookups()
     ast.Node.__setattr__ = object.__setattr__  # type: ignore[method-assign,assignment]
     ast.Boolean.__setattr__ = _light_setattr  # type: ignore[method-assign,assignment]
+    for name, _cls, fast in lookups:
+        setattr(enums, name, fast)
     try:
         yield
     finally:
+        for name, cls, _fast in lookups:
+            setattr(enums, name, cls)
         ast.Node.__setattr__ = original  # type: ignore[method-assign]
         if own is None:
             del ast.Boolean.__setattr__

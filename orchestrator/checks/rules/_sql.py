@@ -77,7 +77,10 @@ def walk(node: Any) -> Iterator[Any]:
         if isinstance(cur, ast.Node):
             yield cur
             cls = cur.__class__
-            for attr in child_slots.get(cls) or _child_slots(cls):
+            slots = child_slots.get(cls)
+            if slots is None:  # (an empty tuple is a known class without child slots)
+                slots = _child_slots(cls)
+            for attr in slots:
                 value = getattr(cur, attr, None)
                 if isinstance(value, (ast.Node, tuple, list)):
                     stack.append(value)

@@ -163,7 +163,8 @@ class ChangingColumnType(Rule):
 
     def check(self, ctx: CheckContext) -> Iterator[Violation]:
         # Walk every statement in order so the "old type" is the one the column had right before the change.
-        current: dict[tuple[str, str], TypeRef | None] = {}
+        # The type name nodes as written (turned into TypeRefs only for the columns that change type).
+        current: dict[tuple[str, str], ast.TypeName | None] = {}
         changes = {id(s) for s, _, _ in upgrade_alter_cmds(ctx, AlterTableType.AT_AlterColumnType)}
         if not changes:
             return
@@ -173,22 +174,22 @@ class ChangingColumnType(Rule):
             node = stmt.node
             if isinstance(node, ast.CreateStmt):
                 for table, col, _ in column_defs(node):
-                    current[(table, col.colname or "")] = type_ref(col.typeName)
+                    current[(table, col.colname or "")] = col.typeName
             elif isinstance(node, ast.RenameStmt) and node.renameType == ObjectType.OBJECT_COLUMN and node.relation:
                 table = table_of(node.relation)
                 current[(table, node.newname or "")] = current.pop((table, node.subname or ""), None)
             elif isinstance(node, ast.AlterTableStmt):
                 for table, cmd in statement_alter_cmds(stmt):
                     if cmd.subtype == AlterTableType.AT_AddColumn and isinstance(cmd.def_, ast.ColumnDef):
-                        current[(table, cmd.def_.colname or "")] = type_ref(cmd.def_.typeName)
+                        current[(table, cmd.def_.colname or "")] = cmd.def_.typeName
                     elif cmd.subtype == AlterTableType.AT_AlterColumnType and isinstance(cmd.def_, ast.ColumnDef):
                         column = cmd.name or ""
                         new = type_ref(cmd.def_.typeName)
-                        old = current.get((table, column))
+                        old = type_ref(current.get((table, column)))
                         if old is None and stmt.kind is FileKind.REVISION:
                             # The history did not say; the call's own existing_type= does (Alembic's way).
                             old = declared_existing_type(ctx, stmt.file, stmt.line, column)
-                        current[(table, column)] = new
+                        current[(table, column)] = cmd.def_.typeName
                         if id(stmt) not in changes or new is None or not is_existing(ctx, stmt, table):
                             continue
                         using = cmd.def_.raw_default
