@@ -185,6 +185,33 @@ def time_big_file(work: Path, statements: int, runs: int, squawk: str) -> dict[s
     }
 
 
+# The least a Python checker built on pglast pays for the big file: start the interpreter, import the parser,
+# read the file and build its trees (as the engine does), with no rule run and nothing printed.
+PARSE_ONLY = (
+    "import gc, sys\n"
+    "gc.disable()\n"
+    "from orchestrator.checks.sqltext import parse_raw\n"
+    "parse_raw(open(sys.argv[1], encoding='utf-8').read())\n"
+)
+
+
+def time_floor_and_start(work: Path, runs: int, squawk: str) -> dict[str, object]:
+    """Whole-process medians of: parsing the big file and nothing else (the floor under any rule), and each
+    tool on a one-statement file (its start-up)."""
+    one = work / "one.sql"
+    one.write_text("CREATE INDEX ix_users_email ON users (email);\n", encoding="utf-8")
+    floor, d_one, s_one = [], [], []
+    for _ in range(runs):
+        floor.append(run([sys.executable, "-c", PARSE_ONLY, str(work / "big.sql")], work)[0])
+        d_one.append(run(delegate_cmd(str(one), "--format", "json"), work)[0])
+        s_one.append(run([squawk, "--reporter", "json", str(one)], work)[0])
+    return {
+        "parse_only_seconds": round(statistics.median(floor), 3),
+        "delegate_one_statement_seconds": round(statistics.median(d_one), 3),
+        "squawk_one_statement_seconds": round(statistics.median(s_one), 3),
+    }
+
+
 def catch_table(work: Path, squawk: str) -> list[dict[str, object]]:
     rows = []
     corpus = work / "corpus"
@@ -272,6 +299,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="delegate-bench-") as tmp:
         work = Path(tmp)
         speed = time_big_file(work, args.statements, args.runs, squawk)
+        speed.update(time_floor_and_start(work, args.runs, squawk))
         table = catch_table(work, squawk)
         example = time_example_feature(work, args.runs)
     counts = {
@@ -293,6 +321,14 @@ def main() -> int:
     print(
         f"  delegate {speed['delegate_seconds']:.3f} s   squawk {speed['squawk_seconds']:.3f} s   "
         f"ratio squawk/delegate {speed['ratio_squawk_over_delegate']:.2f} (target >= 1.0)"
+    )
+    print(
+        f"  parsing the file with pglast and nothing else: {speed['parse_only_seconds']:.3f} s (the floor under "
+        "any rule)"
+    )
+    print(
+        f"  one statement (start-up): delegate {speed['delegate_one_statement_seconds']:.3f} s, "
+        f"squawk {speed['squawk_one_statement_seconds']:.3f} s"
     )
     print(f"\n{'hazard':34} {'delegate':9} {'squawk':7} rule")
     for row in table:
