@@ -12,7 +12,7 @@ from orchestrator.checks.rules._sql import (
     MIGRATION_KINDS,
     column_defs,
     dotted_name,
-    facts,
+    feature_ids,
     is_temp,
     runs_in_migration,
     table_of,
@@ -40,7 +40,7 @@ def feature_schema(ctx: CheckContext) -> FeatureSchema:
 
 def _feature_schema(ctx: CheckContext) -> FeatureSchema:
     out = FeatureSchema()
-    feature_ids = {id(s) for s in facts(ctx).feature}
+    ours = feature_ids(ctx)
     dropped: set[str] = set()
     for stmt in ctx.statements:
         node = stmt.node
@@ -48,7 +48,7 @@ def _feature_schema(ctx: CheckContext) -> FeatureSchema:
             continue
         if not isinstance(node, (ast.CreateStmt, ast.AlterTableStmt, ast.DropStmt)):
             continue
-        mine = id(stmt) in feature_ids
+        mine = id(stmt) in ours
         if isinstance(node, ast.DropStmt):
             if mine and node.removeType == ObjectType.OBJECT_TABLE:
                 dropped.update(dotted_name(o) for o in node.objects or ())

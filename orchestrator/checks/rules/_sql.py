@@ -311,6 +311,11 @@ def _facts(ctx: CheckContext) -> Facts:
     return result
 
 
+def feature_ids(ctx: CheckContext) -> set[int]:
+    """id() of every statement in facts(ctx).feature (built once: several rules ask "is this the feature's?")."""
+    return ctx.memo("feature_ids", lambda: {id(s) for s in facts(ctx).feature})
+
+
 def foreign_policy_files(ctx: CheckContext, feature_tables: set[str]) -> set[str]:
     """Policy files of earlier features: they name none of the feature's new tables, nor its number or slug.
 

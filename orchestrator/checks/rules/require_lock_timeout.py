@@ -154,8 +154,10 @@ class RequireLockTimeout(Rule):
 
     def check(self, ctx: CheckContext) -> Iterator[Violation]:
         for stmt in upgrade_migrations(ctx, *_LOCKING):
+            if has_lock_timeout(ctx, stmt):
+                continue
             for table, mode in blocking_locks(stmt):
-                if not table or not is_existing(ctx, stmt, table) or has_lock_timeout(ctx, stmt):
+                if not table or not is_existing(ctx, stmt, table):
                     continue
                 where = "in this revision" if stmt.kind is FileKind.REVISION else "earlier in this file"
                 yield Violation(

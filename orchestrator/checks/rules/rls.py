@@ -13,7 +13,7 @@ from orchestrator.checks.rules._examples import revision, revision_path
 from orchestrator.checks.rules._sql import (
     MIGRATION_KINDS,
     dotted_name,
-    facts,
+    feature_ids,
     is_constant_true,
     is_temp,
     statement_alter_cmds,
@@ -69,7 +69,7 @@ def rls_facts(ctx: CheckContext) -> RlsFacts:
 
 def _rls_facts(ctx: CheckContext) -> RlsFacts:
     out = RlsFacts()
-    feature_ids = {id(s) for s in facts(ctx).feature}
+    ours = feature_ids(ctx)
     dropped: set[str] = set()
     # Every policy file counts as context (an old table's SELECT policy lives in its own feature's file); only
     # findings are limited to the feature.
@@ -77,7 +77,7 @@ def _rls_facts(ctx: CheckContext) -> RlsFacts:
         if stmt.direction == "downgrade" or stmt.kind not in MIGRATION_KINDS:
             continue
         node = stmt.node
-        in_feature = id(stmt) in feature_ids
+        in_feature = id(stmt) in ours
         if isinstance(node, ast.CreateStmt) and in_feature and not is_temp(node.relation):
             table = table_of(node.relation)
             out.created.setdefault(table, stmt)
@@ -271,9 +271,10 @@ class PermissiveWritePolicy(Rule):
     )
 
     def check(self, ctx: CheckContext) -> Iterator[Violation]:
-        feature_ids = {id(s) for s in facts(ctx).feature}
-        for p in rls_facts(ctx).policies:
-            if id(p.stmt) not in feature_ids or p.command == "select" or not p.permissive:
+        policies = rls_facts(ctx).policies
+        ours = feature_ids(ctx)
+        for p in policies:
+            if id(p.stmt) not in ours or p.command == "select" or not p.permissive:
                 continue
             roles = sorted(p.roles & CLIENT_ROLES)
             if not roles:
@@ -328,9 +329,9 @@ class UpdateWithoutSelectPolicy(Rule):
 
     def check(self, ctx: CheckContext) -> Iterator[Violation]:
         rf = rls_facts(ctx)
-        feature_ids = {id(s) for s in facts(ctx).feature}
+        ours = feature_ids(ctx)
         for p in rf.policies:
-            if p.command != "update" or id(p.stmt) not in feature_ids:
+            if p.command != "update" or id(p.stmt) not in ours:
                 continue
             readers = [q.roles for q in rf.by_table.get(p.table, []) if q.command in ("select", "all")]
             if PUBLIC in p.roles:
