@@ -15,8 +15,9 @@ from orchestrator.pg import PostgresServer, ScratchDatabase
 from orchestrator.report import Finding
 from orchestrator.verification import StepStatus, Verification
 from orchestrator.verify.fingerprint import SchemaFingerprint
-from orchestrator.verify.live import LiveRun, run_live, version_table
+from orchestrator.verify.live import LiveRun, run_live
 from orchestrator.verify.locks import split_offline_sql
+from orchestrator.verify.version_tables import stamped_revisions
 
 pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("no_scratch_left")]
 
@@ -139,14 +140,14 @@ def test_the_downgrade_leaves_exactly_the_base_heads_and_the_base_schema(
                 assert live.alembic(["upgrade", head], db.url).ok
             base_fp = SchemaFingerprint.take(db.url)
             assert live._upgrade(db.url, first=True)
-            upgraded = version_table(db.url)
+            upgraded = stamped_revisions(db.url)
             assert "rzother" not in upgraded and upgraded == live.heads
             for command in live.downgrade_commands():
                 assert live.alembic(["downgrade", command], db.url).ok
-            assert version_table(db.url) == base
+            assert stamped_revisions(db.url) == base
             assert SchemaFingerprint.take(db.url).diff(base_fp) == []
             assert live._upgrade(db.url, first=False)
-            assert version_table(db.url) == upgraded
+            assert stamped_revisions(db.url) == upgraded
 
 
 def test_a_trace_left_on_one_branch_is_found_and_named(tmp_path: Path, pg_server: PostgresServer) -> None:

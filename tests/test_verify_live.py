@@ -5,12 +5,13 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from orchestrator.check import CheckOptions
 from orchestrator.config import DelegateConfig
 from orchestrator.errors import InputError
-from orchestrator.pg import PostgresServer
+from orchestrator.pg import PostgresServer, ScratchDatabase
 from orchestrator.report import Finding
 from orchestrator.verification import StepStatus, Verification
 from orchestrator.verify.live import run_live
@@ -343,3 +344,40 @@ def test_the_example_with_the_042_solution_is_clean(tmp_path: Path, pg_server: P
     assert statuses["delivered tests"] is StepStatus.PASSED and statuses["models"] is StepStatus.PASSED
     assert statuses["seeds"] is StepStatus.PASSED and statuses["rls matrix"] is StepStatus.PASSED
     assert {c.table for c in verification.rls_matrix} >= {"public.student_progress"}
+
+
+def test_a_version_table_under_another_name_is_still_alembic_s(tmp_path: Path, pg_server: PostgresServer) -> None:
+    """env.py's `version_table=` (several Alembic environments in one database): the renamed table is neither a
+    trace of the downgrade, nor a table the models lack, nor a lock on the feature's tables."""
+    import subprocess
+
+    from helpers_example import BASE_REVISION, SOLUTION_REVISION, make_example_repo
+
+    from orchestrator.config import load_config
+    from orchestrator.verify.version_tables import stamped_revisions
+
+    repo = make_example_repo(tmp_path, with_solution=True)
+    env = repo / "api" / "alembic" / "env.py"
+    text = env.read_text(encoding="utf-8")
+    assert text.count("target_metadata=target_metadata,") == 2
+    env.write_text(
+        text.replace(
+            "target_metadata=target_metadata,",
+            'target_metadata=target_metadata,\n        version_table="cfi_versions",',
+        ),
+        encoding="utf-8",
+    )
+    subprocess.run(["git", "-C", str(repo), "commit", "-qam", "a version table of its own"], check=True)
+    options = CheckOptions(repo=repo, database_url=pg_server.admin_url)
+    verification, findings = run_live(repo, load_config(repo), options)
+    assert verification.revisions == [SOLUTION_REVISION] and verification.base_revision == BASE_REVISION
+    assert [f for f in findings if f.severity == "error"] == []
+    assert step(verification, "downgrade") is StepStatus.PASSED and step(verification, "models") is StepStatus.PASSED
+    assert "re-upgrade" in {s.name for s in verification.steps}
+    assert all("cfi_versions" not in lock.relation for lock in verification.locks)
+    with ScratchDatabase(pg_server) as db:
+        with psycopg.connect(db.url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE cfi_versions (version_num varchar(32) PRIMARY KEY)")
+            conn.execute("INSERT INTO cfi_versions VALUES ('b2'), ('a1')")
+            conn.execute("CREATE TABLE notes (version_num varchar(32), body text)")  # not a version table
+        assert stamped_revisions(db.url) == ["a1", "b2"]

@@ -34,6 +34,12 @@ def _describe(diff: Any) -> dict[str, Any]:
     return {"op": op, "table": table, "column": column, "detail": ""}
 
 
+def _is_version_table(table: Any) -> bool:
+    """Alembic's version table under any name (env.py's version_table=): a table whose only column is
+    version_num."""
+    return table.name == "alembic_version" or [c.name for c in table.columns] == ["version_num"]
+
+
 def main() -> None:
     target, url, excluded_csv = sys.argv[1:4]
     excluded = {s for s in excluded_csv.split(",") if s}
@@ -59,7 +65,7 @@ def main() -> None:
 
     def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
         table = obj if type_ == "table" else getattr(obj, "table", None)
-        return table is None or (table.schema not in excluded and table.name != "alembic_version")
+        return table is None or (table.schema not in excluded and not _is_version_table(table))
 
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as conn:

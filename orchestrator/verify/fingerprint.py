@@ -9,6 +9,8 @@ from typing import Any, Literal
 import psycopg
 from pydantic import BaseModel, Field
 
+from orchestrator.verify.version_tables import is_version_table
+
 # Schemas that PostgreSQL or the Supabase emulation own. Objects in them are left out, except triggers and
 # policies an app puts on their tables (a trigger on auth.users is a classic that a downgrade forgets).
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
@@ -55,6 +57,9 @@ _QUERIES: dict[str, str] = {
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND n.nspname <> ALL(%(skip)s)
           AND n.nspname NOT LIKE 'pg\\_%%' AND c.relname <> ALL(%(version)s)
+          AND NOT """
+    + is_version_table("c")
+    + """
           AND """
     + _NOT_EXTENSION.format(catalog="pg_class", oid="c.oid"),
     "column": """
@@ -70,6 +75,9 @@ _QUERIES: dict[str, str] = {
         LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
         WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'c')
           AND n.nspname <> ALL(%(skip)s) AND n.nspname NOT LIKE 'pg\\_%%' AND c.relname <> ALL(%(version)s)
+          AND NOT """
+    + is_version_table("c")
+    + """
           AND """
     + _NOT_EXTENSION.format(catalog="pg_class", oid="c.oid"),
     "type": """
@@ -94,6 +102,9 @@ _QUERIES: dict[str, str] = {
         JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid
         JOIN pg_namespace n ON n.oid = i.relnamespace
         WHERE n.nspname <> ALL(%(skip)s) AND n.nspname NOT LIKE 'pg\\_%%' AND c.relname <> ALL(%(version)s)
+          AND NOT """
+    + is_version_table("c")
+    + """
           AND """
     + _NOT_EXTENSION.format(catalog="pg_class", oid="c.oid"),
     "constraint": """
@@ -103,7 +114,9 @@ _QUERIES: dict[str, str] = {
         FROM pg_constraint k JOIN pg_namespace n ON n.oid = k.connamespace
         LEFT JOIN pg_class c ON c.oid = k.conrelid LEFT JOIN pg_type t ON t.oid = k.contypid
         WHERE n.nspname <> ALL(%(skip)s) AND n.nspname NOT LIKE 'pg\\_%%'
-          AND coalesce(c.relname, '') <> ALL(%(version)s)
+          AND coalesce(c.relname, '') <> ALL(%(version)s) AND NOT """
+    + is_version_table("c")
+    + """
           AND (k.conrelid = 0 OR """
     + _NOT_EXTENSION.format(catalog="pg_class", oid="k.conrelid")
     + ")",

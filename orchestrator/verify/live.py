@@ -37,6 +37,7 @@ from orchestrator.verify.models_drift import ModelsComparison, compare_models, m
 from orchestrator.verify.rls import RlsMatrix, table_has_rls
 from orchestrator.verify.rows import RowError, RowSynthesizer
 from orchestrator.verify.seeds import run_seeds_twice, seed_files
+from orchestrator.verify.version_tables import stamped_revisions
 
 if TYPE_CHECKING:
     from orchestrator.check import CheckOptions
@@ -291,7 +292,7 @@ class LiveRun:
             return
         with self.step("fingerprint") as record:
             self.upgraded_fp = SchemaFingerprint.take(url)
-            self.upgraded_versions = version_table(url)
+            self.upgraded_versions = stamped_revisions(url)
             self.feature_tables = [
                 t for t in self.upgraded_fp.touched_tables(self.base_fp) if t.split(".")[0] in self.cfg.exposed_schemas
             ]
@@ -355,13 +356,13 @@ class LiveRun:
         with self.step("re-upgrade") as record:
             if not self._upgrade(url, first=False):
                 return
-            versions = version_table(url)
+            versions = stamped_revisions(url)
             if versions != self.upgraded_versions:
                 self.finding(
                     "reupgrade-failed",
                     f"upgrading again after the downgrade reaches {', '.join(versions) or 'nothing'}"
                     f" instead of {', '.join(self.upgraded_versions) or 'nothing'}",
-                    "make downgrade() and upgrade() leave alembic_version to Alembic",
+                    "make downgrade() and upgrade() leave the version table to Alembic",
                 )
             record.detail = f"to {', '.join(versions) or 'nothing'}"
             for difference in SchemaFingerprint.take(url).diff(self.upgraded_fp):
@@ -375,14 +376,14 @@ class LiveRun:
     def _compare_with_base(self, url: str, target: str, record: VerificationStep) -> None:
         """After the downgrade: the version table and the schema must be the base's again, object for object."""
         assert self.base_fp is not None
-        versions = version_table(url)
+        versions = stamped_revisions(url)
         if versions != sorted(self.selection.base):
             left = sorted(set(versions) - set(self.selection.base))
             self.finding(
                 "downgrade-leaves-trace",
                 f"after upgrade and downgrade to {target}, the version table holds {', '.join(versions) or 'nothing'}"
                 f" instead of {', '.join(sorted(self.selection.base)) or 'nothing'}",
-                "make downgrade() leave alembic_version to Alembic",
+                "make downgrade() leave the version table to Alembic",
                 self.graph.by_id[left[0]].rel if left and left[0] in self.graph.by_id else None,
             )
         differences = SchemaFingerprint.take(url).diff(self.base_fp)
@@ -640,15 +641,6 @@ class LiveRun:
                         Severity.WARNING,
                     )
             record.detail = f"{len(summaries)} query pattern(s) explained"
-
-
-def version_table(url: str) -> list[str]:
-    """The revisions alembic_version holds (sorted), or none when there is no such table."""
-    with psycopg.connect(url) as conn:
-        try:
-            return sorted(str(row[0]) for row in conn.execute("SELECT version_num FROM alembic_version"))
-        except psycopg.errors.UndefinedTable:
-            return []
 
 
 def _timed(function: Callable[..., T], *args: Any) -> tuple[T, float]:

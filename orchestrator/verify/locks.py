@@ -15,6 +15,7 @@ import psycopg
 from pydantic import BaseModel, Field
 
 from orchestrator.verification import LockObservation
+from orchestrator.verify.version_tables import is_version_table
 
 _RUNNING = re.compile(r"^-- Running upgrade (?P<src>.*?) -> (?P<dst>\S+)", re.MULTILINE)
 _CONCURRENTLY = re.compile(r"\bCONCURRENTLY\b", re.IGNORECASE)
@@ -75,7 +76,7 @@ def _existing_tables(conn: psycopg.Connection[Any]) -> dict[int, str]:
     rows = conn.execute(
         "SELECT c.oid, n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
         " WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')"
-        " AND c.relname <> 'alembic_version'"
+        f" AND NOT {is_version_table('c')}"
     ).fetchall()
     return {int(oid): name for oid, name in rows}
 

@@ -10,6 +10,7 @@ from psycopg import sql
 from pydantic import BaseModel, Field
 
 from orchestrator.config import DelegateConfig
+from orchestrator.verify.version_tables import is_version_table
 
 
 class SeedFailure(BaseModel):
@@ -48,7 +49,7 @@ def row_counts(conn: psycopg.Connection[Any], schemas: list[str]) -> dict[str, i
     tables = conn.execute(
         "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
         " WHERE c.relkind IN ('r', 'p') AND (n.nspname = ANY(%s) OR (n.nspname = 'auth' AND c.relname = 'users'))"
-        " AND c.relname <> 'alembic_version'",
+        f" AND NOT {is_version_table('c')}",
         (schemas,),
     ).fetchall()
     if not tables:
