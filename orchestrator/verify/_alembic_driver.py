@@ -12,7 +12,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-# Our own folder comes first on sys.path when run as a script; a target module named like ours must win.
+# Our own folder comes first on sys.path when run as a script: the guard is imported from it, then it is dropped,
+# so that a target module named like ours wins.
+import _scratch_guard  # type: ignore[import-not-found]
+
 if sys.path and sys.path[0].endswith("verify"):
     sys.path.pop(0)
 
@@ -53,6 +56,7 @@ def _install(events_path: str) -> None:
 
 
 def main() -> None:
+    _scratch_guard.install()
     _install(sys.argv[1])
     from alembic.config import main as alembic_main
 

@@ -9,6 +9,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, Field
 
@@ -77,6 +78,8 @@ class AlembicProject(BaseModel):
         values = {"PYTHONPATH": ":".join(paths)}
         if libpq_url is not None:
             values["DATABASE_URL"] = libpq_url
+            # _scratch_guard.py refuses a connection to any other database (an env.py with a URL of its own).
+            values["DELEGATE_SCRATCH_DATABASE"] = unquote(urlsplit(libpq_url).path.lstrip("/"))
         values.update(extra or {})
         return clean_env(values)
 
@@ -120,7 +123,22 @@ class AlembicProject(BaseModel):
             events = [
                 StepEvent.model_validate(json.loads(line)) for line in events_path.read_text().splitlines() if line
             ]
+        refuse_other_database(result.stderr, self)
         return AlembicRun(command=" ".join(args), process=result, events=events)
+
+
+_WRONG_DATABASE = re.compile(r"WrongDatabase: (?P<message>[^\n]+)")
+
+
+def refuse_other_database(output: str, project: AlembicProject) -> None:
+    """An InputError when _scratch_guard.py stopped env.py from migrating a database other than the scratch one."""
+    match = _WRONG_DATABASE.search(output)
+    if match is not None:
+        raise InputError(
+            f"{project.rel(project.env_py)}: {match['message']}",
+            "make env.py take its URL from config.get_main_option('sqlalchemy.url') or the DATABASE_URL "
+            "environment variable, which delegate sets to a scratch database for every command",
+        )
 
 
 def _read_ini(path: Path) -> configparser.RawConfigParser:

@@ -24,8 +24,12 @@ import traceback
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
-# Our own folder comes first on sys.path when run as a script; a target module named like ours must win.
+# Our own folder comes first on sys.path when run as a script: the guard is imported from it, then it is dropped,
+# so that a target module named like ours wins.
+import _scratch_guard  # type: ignore[import-not-found]
+
 if sys.path and sys.path[0].endswith("verify"):
     sys.path.pop(0)
 
@@ -97,6 +101,7 @@ class Worker:
         saved = sys.stdout, sys.stderr, os.environ.get("DATABASE_URL")
         sys.stdout = sys.stderr = capture
         os.environ["DATABASE_URL"] = url
+        os.environ[_scratch_guard.ENV_NAME] = unquote(urlsplit(url).path.lstrip("/"))
         try:
             self._run(op, target, str(command.get("sqlalchemy_url") or url), steps)
         except BaseException as exc:  # noqa: BLE001 - env.py may even sys.exit(); the answer carries it
@@ -197,6 +202,7 @@ def main(argv: list[str]) -> int:
     protocol = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
+    _scratch_guard.install()
     worker = Worker(argv[1])
     protocol.write(json.dumps({"ok": True, "ready": True, "pid": os.getpid(), "load_error": worker.load_error}) + "\n")
     protocol.flush()

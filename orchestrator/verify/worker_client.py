@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from orchestrator.verify.alembic_env import AlembicProject
+from orchestrator.verify.alembic_env import AlembicProject, refuse_other_database
 from orchestrator.verify.process import kill_group
 
 WORKER = Path(__file__).with_name("worker.py")
@@ -168,6 +168,7 @@ class AlembicWorker:
                 crashed=True,
                 error=f"the Alembic process died (exit code {proc.returncode}): {self.stderr_tail()}",
             )
+        refuse_other_database(str(raw.get("error") or ""), self.project)
         where = raw.get("where")
         raw["where"] = (str(where[0]), int(where[1])) if isinstance(where, list) and len(where) == 2 else None
         return WorkerAnswer.model_validate(raw)
