@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -45,6 +47,7 @@ class DelegateConfig:
     rules: dict[str, RuleSetting] = field(default_factory=dict)
 
     source: str | None = None  # the file the config came from, for messages (never read from a file)
+    detected: list[str] = field(default_factory=list)  # what detect_layout() chose (never read from a file)
 
     def path(self, repo: Path, key: str) -> Path:
         value = getattr(self, key)
@@ -79,11 +82,99 @@ def load_config(repo: Path) -> DelegateConfig:
                 "see the README's configuration table for the keys and their types",
             ) from None
         cfg.source = str(path)
-        return cfg
-    return DelegateConfig()
+        return detect_layout(repo, cfg, explicit=set(data))
+    return detect_layout(repo, DelegateConfig(), explicit=set())
 
 
-KEYS = tuple(f.name for f in fields(DelegateConfig) if f.name != "source")
+# Folders never searched for an alembic.ini: virtualenvs, dependencies, caches, build output.
+_SKIP_DIRS = frozenset({"node_modules", "venv", "env", "site-packages", "__pycache__", "build", "dist"})
+_SEARCH_DEPTH = 3
+
+
+def detect_layout(repo: Path, cfg: DelegateConfig, explicit: set[str]) -> DelegateConfig:
+    """Where the config leaves alembic_ini or versions_dir at a default that does not exist in this repo, find
+    them: the one alembic.ini nearest the root, and the versions folder its script_location (or
+    version_locations) names. Each choice is recorded in cfg.detected; an ambiguous search changes nothing."""
+    if "alembic_ini" not in {k.replace("-", "_") for k in explicit} and not (repo / cfg.alembic_ini).is_file():
+        found = find_alembic_ini(repo)
+        if len(found) == 1:
+            cfg.alembic_ini = found[0].relative_to(repo).as_posix()
+            cfg.detected.append(f"alembic_ini = {cfg.alembic_ini!r}")
+    ini = repo / cfg.alembic_ini
+    if "versions_dir" not in {k.replace("-", "_") for k in explicit} and not (repo / cfg.versions_dir).is_dir():
+        versions = versions_dir_of(ini, repo) if ini.is_file() else None
+        if versions is not None and versions.is_dir():
+            try:
+                cfg.versions_dir = versions.resolve().relative_to(repo.resolve()).as_posix()
+            except ValueError:
+                cfg.versions_dir = str(versions)
+            cfg.detected.append(f"versions_dir = {cfg.versions_dir!r}")
+    return cfg
+
+
+def find_alembic_ini(repo: Path) -> list[Path]:
+    """The alembic.ini files nearest the repo root (all of those at the shallowest depth, up to 3 folders down)."""
+    level = [repo]
+    for _depth in range(_SEARCH_DEPTH + 1):
+        found = sorted(folder / "alembic.ini" for folder in level if (folder / "alembic.ini").is_file())
+        if found:
+            return found
+        below: list[Path] = []
+        for folder in level:
+            try:
+                below += [
+                    child
+                    for child in folder.iterdir()
+                    if child.is_dir() and not child.name.startswith(".") and child.name not in _SKIP_DIRS
+                ]
+            except OSError:
+                continue
+        level = sorted(below)
+    return []
+
+
+def _ini_options(ini: Path) -> dict[str, str]:
+    import configparser
+
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read(ini, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError):
+        return {}
+    return dict(parser.items("alembic")) if parser.has_section("alembic") else {}
+
+
+def script_location(ini: Path, raw: str, repo: Path) -> Path:
+    """The folder that an alembic.ini's script_location names: a path (absolute, with %(here)s, or relative to
+    the ini's folder) or a `package:folder` resource, looked up beside the ini, in the repo and in src/."""
+    raw = raw.strip().replace("%(here)s", str(ini.parent))
+    resource = re.fullmatch(r"([A-Za-z_][\w.]*):([^:]+)", raw)
+    if resource is not None and not Path(raw).exists():
+        package, folder = resource.groups()
+        for root in (ini.parent, repo, repo / "src"):
+            candidate = root.joinpath(*package.split("."), folder)
+            if candidate.is_dir():
+                return candidate.resolve()
+    path = Path(raw)
+    return (path if path.is_absolute() else ini.parent / path).resolve()
+
+
+def versions_dir_of(ini: Path, repo: Path) -> Path | None:
+    """The revision folder of an alembic.ini: the first of its version_locations, else script_location/versions."""
+    options = _ini_options(ini)
+    locations = options.get("version_locations", "").strip()
+    if locations:
+        separator = options.get("version_path_separator", "").strip()
+        separators = {"os": os.pathsep, "colon": ":", "semicolon": ";", "space": " ", "newline": "\n"}
+        parts = locations.split(separators[separator]) if separator in separators else re.split(r"[\s,]+", locations)
+        first = next((p for p in (part.strip() for part in parts) if p), None)
+        if first is not None:
+            return script_location(ini, first, repo)
+    raw = options.get("script_location")
+    return script_location(ini, raw, repo) / "versions" if raw else None
+
+
+KEYS = tuple(f.name for f in fields(DelegateConfig) if f.name not in ("source", "detected"))
 
 
 def config_from(data: dict[str, Any]) -> DelegateConfig:

@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, Field
 
-from orchestrator.config import DelegateConfig
+from orchestrator.config import DelegateConfig, script_location
 from orchestrator.errors import InputError
 from orchestrator.sandbox import clean_env
 from orchestrator.verify.process import ProcessResult, run_bounded
@@ -45,8 +45,7 @@ class AlembicProject(BaseModel):
             raise InputError(
                 f"{cfg.alembic_ini}: [alembic] has no script_location", "name the alembic folder in the config"
             )
-        location = Path(raw.replace("%(here)s", str(ini.parent)))
-        location = (location if location.is_absolute() else ini.parent / location).resolve()
+        location = script_location(ini, raw, repo)
         python = cfg.python or sys.executable
         if shutil.which(python) is None and not Path(python).is_file():
             raise InputError(f"python = {python!r}: no such interpreter", "set python in [tool.delegate] to a path")

@@ -99,7 +99,8 @@ class LiveRun:
         self.verification = Verification(
             base_revision=", ".join(self.selection.base) or None,
             revisions=self.selection.under_test,
-            notes=[f"revisions under test: {self.selection.how}"] if self.selection.how else [],
+            notes=[f"found {what} (set it in [tool.delegate] to choose)" for what in cfg.detected]
+            + ([f"revisions under test: {self.selection.how}"] if self.selection.how else []),
         )
         self.findings: list[Finding] = []
         self.current_step = ""

@@ -715,7 +715,8 @@ class StairwayWalk:
             revisions=list(self.order),
             steps=[VerificationStep(name="stairway", status=status, seconds=round(seconds, 3), detail=summary)],
             revision_runs=runs,
-            notes=[
+            notes=[f"found {what} (set it in [tool.delegate] to choose)" for what in self.cfg.detected]
+            + [
                 n
                 for n in (
                     f"stairway over {self.selection.how}" if self.selection.how else "",
