@@ -99,3 +99,33 @@ def test_an_env_py_that_uses_the_url_it_is_given_passes(tmp_path: Path, scratch_
         answer = worker.upgrade(scratch_db.url, scratch_db.server.sqlalchemy_url_for(scratch_db.name), "heads")
         assert answer.ok, answer.error
         assert [s.revision for s in answer.steps] != []
+
+
+SETTINGS_URL = (
+    "f\"postgresql+psycopg://{os.environ['POSTGRES_USER']}:{os.environ.get('POSTGRES_PASSWORD', '')}@\""
+    " f\"{os.environ['POSTGRES_SERVER']}:{os.environ['POSTGRES_PORT']}/{os.environ['POSTGRES_DB']}\""
+)
+
+
+def test_an_env_py_built_from_postgres_settings_is_pointed_at_the_scratch_database(
+    tmp_path: Path, pg_server: PostgresServer, victim: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Apps build their URL from POSTGRES_SERVER/USER/DB (the FastAPI template's settings): delegate sets those
+    to the scratch database too, so such an env.py works unchanged, while the shell's values (here: the victim)
+    never reach it."""
+    repo = make_example_repo(tmp_path, with_solution=True)
+    env = repo / "api" / "alembic" / "env.py"
+    own = 'url = os.environ.get("DATABASE_URL") or config.get_main_option("sqlalchemy.url") or ""'
+    text = env.read_text(encoding="utf-8")
+    assert own in text
+    env.write_text(text.replace(own, f"url = {SETTINGS_URL}  # the app's settings"), encoding="utf-8")
+    subprocess.run(["git", "-C", str(repo), "commit", "-qam", "env.py reads POSTGRES_*"], check=True)
+    for name, value in {"POSTGRES_SERVER": "127.0.0.1", "POSTGRES_PORT": "5432", "POSTGRES_USER": "postgres"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("POSTGRES_DB", VICTIM)
+    verification, findings = run_live(
+        repo, load_config(repo), CheckOptions(repo=repo, database_url=pg_server.admin_url)
+    )
+    assert [f for f in findings if f.severity == "error"] == []
+    assert {s.name: s.status.value for s in verification.steps}["downgrade"] == "passed"
+    assert victim_tables(pg_server) == []

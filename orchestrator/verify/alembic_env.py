@@ -9,7 +9,6 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, Field
 
@@ -76,9 +75,7 @@ class AlembicProject(BaseModel):
             paths.append(str(self.ini.parent))
         values = {"PYTHONPATH": ":".join(paths)}
         if libpq_url is not None:
-            values["DATABASE_URL"] = libpq_url
-            # _scratch_guard.py refuses a connection to any other database (an env.py with a URL of its own).
-            values["DELEGATE_SCRATCH_DATABASE"] = unquote(urlsplit(libpq_url).path.lstrip("/"))
+            values.update(scratch_env(libpq_url))
         values.update(extra or {})
         return clean_env(values)
 
@@ -126,6 +123,30 @@ class AlembicProject(BaseModel):
         return AlembicRun(command=" ".join(args), process=result, events=events)
 
 
+def scratch_env(libpq_url: str) -> dict[str, str]:
+    """The variables an env.py (or a delivered test) may build its database URL from, every one naming the
+    scratch database: DATABASE_URL, libpq's PG*, and the POSTGRES_* / DB_* / SQLALCHEMY_DATABASE_URI settings
+    that app configs read. DELEGATE_SCRATCH_DATABASE arms _scratch_guard.py against any other database."""
+    from orchestrator.pg.address import ServerAddress
+
+    address = ServerAddress.parse(libpq_url)
+    host, port, user = address.host or "", str(address.port or 5432), address.user or ""
+    password = address.password.get_secret_value() if address.password is not None else ""
+    db = address.dbname
+    sqlalchemy_url = address.url(db, scheme="postgresql+psycopg")
+    values = {
+        "DATABASE_URL": libpq_url,
+        "DELEGATE_SCRATCH_DATABASE": db,
+        "SQLALCHEMY_DATABASE_URI": sqlalchemy_url,
+        "SQLALCHEMY_DATABASE_URL": sqlalchemy_url,
+    }
+    for prefix, database in (("PG", "PGDATABASE"), ("POSTGRES_", "POSTGRES_DB"), ("DB_", "DB_NAME")):
+        values.update({f"{prefix}HOST": host, f"{prefix}PORT": port, f"{prefix}USER": user, database: db})
+        values[f"{prefix}PASSWORD"] = password
+    values["POSTGRES_SERVER"] = host
+    return {name: value for name, value in values.items() if value}
+
+
 _WRONG_DATABASE = re.compile(r"WrongDatabase: (?P<message>[^\n]+)")
 
 
@@ -135,8 +156,9 @@ def refuse_other_database(output: str, project: AlembicProject) -> None:
     if match is not None:
         raise InputError(
             f"{project.rel(project.env_py)}: {match['message']}",
-            "make env.py take its URL from config.get_main_option('sqlalchemy.url') or the DATABASE_URL "
-            "environment variable, which delegate sets to a scratch database for every command",
+            "make env.py take its URL from config.get_main_option('sqlalchemy.url') or from the environment "
+            "(DATABASE_URL, PGHOST/PGDATABASE..., POSTGRES_SERVER/POSTGRES_DB..., DB_HOST/DB_NAME..., "
+            "SQLALCHEMY_DATABASE_URI), which delegate points at a scratch database for every command",
         )
 
 

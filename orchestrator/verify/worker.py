@@ -3,7 +3,8 @@
 Runs as a script in the target repo's interpreter (which has alembic but not delegate), so it imports only the
 standard library, alembic and SQLAlchemy. Usage: python worker.py ALEMBIC_INI
 
-Command: {"op": "upgrade" | "downgrade" | "stamp" | "ping", "url": libpq URL, "sqlalchemy_url": ..., "target": rev}
+Command: {"op": "upgrade" | "downgrade" | "stamp" | "ping", "url": libpq URL, "sqlalchemy_url": ..., "target": rev,
+          "env": the variables naming the command's database (DATABASE_URL, PG*, ...), set while it runs}
 Answer:  {"ok": bool, "ms": float, "error": str, "where": [file, line] | null, "revision": the step that failed,
           "steps": [{"revision", "direction", "ms"}], "log": what env.py and the revisions printed or logged}
 
@@ -24,7 +25,6 @@ import traceback
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 # Our own folder comes first on sys.path when run as a script: the guard is imported from it, then it is dropped,
 # so that a target module named like ours wins.
@@ -98,10 +98,12 @@ class Worker:
         capture = _Capture()
         started = time.perf_counter()
         answer: dict[str, Any] = {"ok": True}
-        saved = sys.stdout, sys.stderr, os.environ.get("DATABASE_URL")
+        saved = sys.stdout, sys.stderr
+        # The command's database in every variable env.py may read it from (DATABASE_URL, PG*, ...).
+        variables = {str(k): str(v) for k, v in (command.get("env") or {"DATABASE_URL": url}).items()}
+        before = {name: os.environ.get(name) for name in variables}
         sys.stdout = sys.stderr = capture
-        os.environ["DATABASE_URL"] = url
-        os.environ[_scratch_guard.ENV_NAME] = unquote(urlsplit(url).path.lstrip("/"))
+        os.environ.update(variables)
         try:
             self._run(op, target, str(command.get("sqlalchemy_url") or url), steps)
         except BaseException as exc:  # noqa: BLE001 - env.py may even sys.exit(); the answer carries it
@@ -112,11 +114,12 @@ class Worker:
             if running:
                 answer["revision"] = running[-1]["revision"]
         finally:
-            sys.stdout, sys.stderr = saved[0], saved[1]
-            if saved[2] is None:
-                os.environ.pop("DATABASE_URL", None)
-            else:
-                os.environ["DATABASE_URL"] = saved[2]
+            sys.stdout, sys.stderr = saved
+            for name, value in before.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
             self._dispose()
         answer["ms"] = (time.perf_counter() - started) * 1000
         answer["steps"] = steps

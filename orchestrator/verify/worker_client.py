@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from orchestrator.verify.alembic_env import AlembicProject, refuse_other_database
+from orchestrator.verify.alembic_env import AlembicProject, refuse_other_database, scratch_env
 from orchestrator.verify.process import kill_group
 
 WORKER = Path(__file__).with_name("worker.py")
@@ -144,7 +144,8 @@ class AlembicWorker:
         assert proc is not None and proc.stdin is not None
         limit = self.timeout if timeout is None else timeout
         self.commands += 1
-        line = json.dumps({"op": op, "url": url, "sqlalchemy_url": sqlalchemy_url, "target": target}) + "\n"
+        command = {"op": op, "url": url, "sqlalchemy_url": sqlalchemy_url, "target": target, "env": scratch_env(url)}
+        line = json.dumps(command) + "\n"
         try:
             proc.stdin.write(line.encode())
             proc.stdin.flush()
