@@ -381,3 +381,51 @@ def test_a_version_table_under_another_name_is_still_alembic_s(tmp_path: Path, p
             conn.execute("INSERT INTO cfi_versions VALUES ('b2'), ('a1')")
             conn.execute("CREATE TABLE notes (version_num varchar(32), body text)")  # not a version table
         assert stamped_revisions(db.url) == ["a1", "b2"]
+
+
+ASYNC_ONLINE = """def do_run_migrations(connection):
+    context.configure(connection=connection, target_metadata=target_metadata, include_object=include_object,
+                      compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_async_migrations():
+    from sqlalchemy.ext.asyncio import async_engine_from_config
+
+    section = config.get_section(config.config_ini_section, {})
+    section["sqlalchemy.url"] = database_url()
+    connectable = async_engine_from_config(section, prefix="sqlalchemy.", poolclass=pool.NullPool)
+    async with connectable.connect() as connection:
+        await connection.run_sync(do_run_migrations)
+    await connectable.dispose()
+
+
+def run_migrations_online():
+    import asyncio
+
+    asyncio.run(run_async_migrations())
+"""
+
+
+def test_an_async_env_py_runs_every_step(tmp_path: Path, pg_server: PostgresServer) -> None:
+    """`alembic init -t async`'s env.py, under delegate's own interpreter: psycopg's async mode, and the guard
+    reading the database of an async connection."""
+    import subprocess
+
+    from helpers_example import make_example_repo
+
+    from orchestrator.config import load_config
+
+    repo = make_example_repo(tmp_path, with_solution=True)
+    env = repo / "api" / "alembic" / "env.py"
+    text = env.read_text(encoding="utf-8")
+    start = text.index("def run_migrations_online() -> None:")
+    end = text.index("\n\n\nif context.is_offline_mode():")
+    env.write_text(text[:start] + ASYNC_ONLINE.rstrip() + text[end:], encoding="utf-8")
+    subprocess.run(["git", "-C", str(repo), "commit", "-qam", "async env.py"], check=True)
+    options = CheckOptions(repo=repo, database_url=pg_server.admin_url)
+    verification, findings = run_live(repo, load_config(repo), options)
+    assert [f for f in findings if f.severity == "error"] == []
+    assert all(s.status is not StepStatus.FAILED for s in verification.steps)
+    assert step(verification, "delivered tests") is StepStatus.PASSED
