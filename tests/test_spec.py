@@ -198,3 +198,46 @@ def test_pii_marks_and_nullability_words() -> None:
     assert not fields["handle"].pii and not fields["handle"].nullable
     assert fields["birth_date"].pii and fields["birth_date"].nullable
     assert fields["nickname"].nullable and fields["tags"].type == "text[]"
+
+
+SQL_MODEL = """# Data model
+
+## Schema
+
+```sql
+CREATE TABLE public.student_progress (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  student_id uuid NOT NULL REFERENCES public.students(id),
+  objective_id bigint NOT NULL,
+  proficiency varchar(20) NOT NULL,
+  email text UNIQUE,
+  CONSTRAINT fk_objective FOREIGN KEY (objective_id) REFERENCES lesson_objectives (id)
+);
+ALTER TABLE lessons ADD COLUMN debrief_notes text, ALTER COLUMN title SET NOT NULL;
+CREATE INDEX ON student_progress (student_id);
+this line is not SQL;
+```
+"""
+
+
+def test_ddl_in_a_sql_block_is_read_by_the_parser() -> None:
+    entities = {e.qualified_table: e for e in parse_data_model(SQL_MODEL)}
+    assert set(entities) == {"public.student_progress", "public.lessons"}
+    progress = entities["public.student_progress"]
+    assert not progress.existing
+    fields = {f.name: f for f in progress.fields}
+    assert list(fields) == ["id", "student_id", "objective_id", "proficiency", "email"]
+    assert fields["id"].primary_key and not fields["id"].nullable and fields["id"].type == "bigint"
+    assert fields["student_id"].references == "students.id" and not fields["student_id"].nullable
+    assert fields["objective_id"].references == "lesson_objectives.id"
+    assert fields["proficiency"].type == "varchar(20)"
+    assert fields["email"].unique and fields["email"].nullable
+    lessons = entities["public.lessons"]
+    assert lessons.existing and [f.name for f in lessons.fields] == ["debrief_notes"]
+
+
+def test_headings_win_over_a_sql_block_for_the_same_table() -> None:
+    text = "## Entities\n\n### StudentProgress\n\n- `id`: bigint - primary key\n\n" + SQL_MODEL
+    entities = {e.qualified_table: e for e in parse_data_model(text)}
+    assert [f.name for f in entities["public.student_progress"].fields] == ["id"]
+    assert "public.lessons" in entities
