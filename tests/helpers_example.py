@@ -71,3 +71,16 @@ def make_example_repo(tmp_path: Path, with_solution: bool) -> Path:
         _git(repo, "add", "-A")
         _git(repo, "commit", "-q", "-m", "042-lesson-progress: migration, RLS policies, seeds, tests, runbook")
     return repo
+
+
+# The line of the example's env.py that picks the database URL (tests replace it to mimic other projects).
+ENV_PY_URL_LINE = 'url = os.environ.get("DATABASE_URL") or config.get_main_option("sqlalchemy.url") or ""'
+
+
+def edit_env_py(repo: Path, old: str, new: str, message: str, count: int = 1) -> None:
+    """Replace `old` (which must occur `count` times) in the example repo's env.py by `new`, and commit."""
+    env = repo / "api" / "alembic" / "env.py"
+    text = env.read_text(encoding="utf-8")
+    assert text.count(old) == count, f"{old!r} occurs {text.count(old)} times in {env}"
+    env.write_text(text.replace(old, new), encoding="utf-8")
+    _git(repo, "commit", "-qam", message)

@@ -3,13 +3,12 @@ it: delegate only ever migrates its scratch databases."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-from helpers_example import make_example_repo
+from helpers_example import ENV_PY_URL_LINE, edit_env_py, make_example_repo
 
 from orchestrator.check import CheckOptions
 from orchestrator.cli import main
@@ -47,12 +46,7 @@ def victim_tables(server: PostgresServer) -> list[str]:
 
 def repo_with_its_own_url(tmp_path: Path, url: str) -> Path:
     repo = make_example_repo(tmp_path, with_solution=True)
-    env = repo / "api" / "alembic" / "env.py"
-    text = env.read_text(encoding="utf-8")
-    own = 'url = os.environ.get("DATABASE_URL") or config.get_main_option("sqlalchemy.url") or ""'
-    assert own in text
-    env.write_text(text.replace(own, f"url = {url!r}  # from the app's settings"), encoding="utf-8")
-    subprocess.run(["git", "-C", str(repo), "commit", "-qam", "env.py reads the app's settings"], check=True)
+    edit_env_py(repo, ENV_PY_URL_LINE, f"url = {url!r}  # from the app's settings", "env.py reads the app's settings")
     return repo
 
 
@@ -114,12 +108,7 @@ def test_an_env_py_built_from_postgres_settings_is_pointed_at_the_scratch_databa
     to the scratch database too, so such an env.py works unchanged, while the shell's values (here: the victim)
     never reach it."""
     repo = make_example_repo(tmp_path, with_solution=True)
-    env = repo / "api" / "alembic" / "env.py"
-    own = 'url = os.environ.get("DATABASE_URL") or config.get_main_option("sqlalchemy.url") or ""'
-    text = env.read_text(encoding="utf-8")
-    assert own in text
-    env.write_text(text.replace(own, f"url = {SETTINGS_URL}  # the app's settings"), encoding="utf-8")
-    subprocess.run(["git", "-C", str(repo), "commit", "-qam", "env.py reads POSTGRES_*"], check=True)
+    edit_env_py(repo, ENV_PY_URL_LINE, f"url = {SETTINGS_URL}  # the app's settings", "env.py reads POSTGRES_*")
     for name, value in {"POSTGRES_SERVER": "127.0.0.1", "POSTGRES_PORT": "5432", "POSTGRES_USER": "postgres"}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("POSTGRES_DB", VICTIM)

@@ -349,25 +349,15 @@ def test_the_example_with_the_042_solution_is_clean(tmp_path: Path, pg_server: P
 def test_a_version_table_under_another_name_is_still_alembic_s(tmp_path: Path, pg_server: PostgresServer) -> None:
     """env.py's `version_table=` (several Alembic environments in one database): the renamed table is neither a
     trace of the downgrade, nor a table the models lack, nor a lock on the feature's tables."""
-    import subprocess
-
-    from helpers_example import BASE_REVISION, SOLUTION_REVISION, make_example_repo
+    from helpers_example import BASE_REVISION, SOLUTION_REVISION, edit_env_py, make_example_repo
 
     from orchestrator.config import load_config
     from orchestrator.verify.version_tables import stamped_revisions
 
     repo = make_example_repo(tmp_path, with_solution=True)
-    env = repo / "api" / "alembic" / "env.py"
-    text = env.read_text(encoding="utf-8")
-    assert text.count("target_metadata=target_metadata,") == 2
-    env.write_text(
-        text.replace(
-            "target_metadata=target_metadata,",
-            'target_metadata=target_metadata,\n        version_table="cfi_versions",',
-        ),
-        encoding="utf-8",
-    )
-    subprocess.run(["git", "-C", str(repo), "commit", "-qam", "a version table of its own"], check=True)
+    metadata = "target_metadata=target_metadata,"
+    renamed = metadata + '\n        version_table="cfi_versions",'
+    edit_env_py(repo, metadata, renamed, "a version table of its own", count=2)
     options = CheckOptions(repo=repo, database_url=pg_server.admin_url)
     verification, findings = run_live(repo, load_config(repo), options)
     assert verification.revisions == [SOLUTION_REVISION] and verification.base_revision == BASE_REVISION
@@ -411,19 +401,14 @@ def run_migrations_online():
 def test_an_async_env_py_runs_every_step(tmp_path: Path, pg_server: PostgresServer) -> None:
     """`alembic init -t async`'s env.py, under delegate's own interpreter: psycopg's async mode, and the guard
     reading the database of an async connection."""
-    import subprocess
-
-    from helpers_example import make_example_repo
+    from helpers_example import edit_env_py, make_example_repo
 
     from orchestrator.config import load_config
 
     repo = make_example_repo(tmp_path, with_solution=True)
-    env = repo / "api" / "alembic" / "env.py"
-    text = env.read_text(encoding="utf-8")
-    start = text.index("def run_migrations_online() -> None:")
-    end = text.index("\n\n\nif context.is_offline_mode():")
-    env.write_text(text[:start] + ASYNC_ONLINE.rstrip() + text[end:], encoding="utf-8")
-    subprocess.run(["git", "-C", str(repo), "commit", "-qam", "async env.py"], check=True)
+    text = (repo / "api" / "alembic" / "env.py").read_text(encoding="utf-8")
+    sync_online = text[text.index("def run_migrations_online() -> None:") : text.index("\n\n\nif context.is_offline")]
+    edit_env_py(repo, sync_online, ASYNC_ONLINE.rstrip(), "async env.py")
     options = CheckOptions(repo=repo, database_url=pg_server.admin_url)
     verification, findings = run_live(repo, load_config(repo), options)
     assert [f for f in findings if f.severity == "error"] == []
