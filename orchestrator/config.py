@@ -94,14 +94,16 @@ _SEARCH_DEPTH = 3
 def detect_layout(repo: Path, cfg: DelegateConfig, explicit: set[str]) -> DelegateConfig:
     """Where the config leaves alembic_ini or versions_dir at a default that does not exist in this repo, find
     them: the one alembic.ini nearest the root, and the versions folder its script_location (or
-    version_locations) names. Each choice is recorded in cfg.detected; an ambiguous search changes nothing."""
-    if "alembic_ini" not in {k.replace("-", "_") for k in explicit} and not (repo / cfg.alembic_ini).is_file():
-        found = find_alembic_ini(repo)
-        if len(found) == 1:
-            cfg.alembic_ini = found[0].relative_to(repo).as_posix()
+    version_locations) names; and where `models` is not set, the metadata env.py gives Alembic. Each choice is
+    recorded in cfg.detected; an ambiguous search changes nothing."""
+    explicit = {k.replace("-", "_") for k in explicit}
+    if "alembic_ini" not in explicit and not (repo / cfg.alembic_ini).is_file():
+        candidates = find_alembic_ini(repo)
+        if len(candidates) == 1:
+            cfg.alembic_ini = candidates[0].relative_to(repo).as_posix()
             cfg.detected.append(f"alembic_ini = {cfg.alembic_ini!r}")
     ini = repo / cfg.alembic_ini
-    if "versions_dir" not in {k.replace("-", "_") for k in explicit} and not (repo / cfg.versions_dir).is_dir():
+    if "versions_dir" not in explicit and not (repo / cfg.versions_dir).is_dir():
         versions = versions_dir_of(ini, repo) if ini.is_file() else None
         if versions is not None and versions.is_dir():
             try:
@@ -109,7 +111,64 @@ def detect_layout(repo: Path, cfg: DelegateConfig, explicit: set[str]) -> Delega
             except ValueError:
                 cfg.versions_dir = str(versions)
             cfg.detected.append(f"versions_dir = {cfg.versions_dir!r}")
+    if "models" not in explicit and ini.is_file():
+        raw = _ini_options(ini).get("script_location")
+        env_py = script_location(ini, raw, repo) / "env.py" if raw else None
+        models = models_of_env_py(env_py) if env_py is not None and env_py.is_file() else None
+        if models is not None and models != (cfg.models or ""):
+            cfg.models = models or None
+            cfg.detected.append(f"models = {cfg.models!r} (env.py's target_metadata)")
     return cfg
+
+
+def models_of_env_py(env_py: Path) -> str | None:
+    """`module:attribute` of the metadata env.py hands Alembic (`target_metadata = Base.metadata` with
+    `from app.models import Base`), "" when it hands none (`target_metadata = None`), None when the file does
+    not say it plainly (a list, a function call, a name it does not import)."""
+    import ast
+
+    try:
+        tree = ast.parse(env_py.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return None
+    imported: dict[str, str] = {}  # local name -> "module:Name" (from-import) or "package.module" (import)
+    value: ast.expr | None = None
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                imported[alias.asname or alias.name] = f"{node.module}:{alias.name}"
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                imported[alias.asname or alias.name.split(".")[0]] = (
+                    alias.name if alias.asname else alias.name.split(".")[0]
+                )
+        elif isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "target_metadata" for t in node.targets
+        ):
+            value = node.value
+    if value is None:
+        return None
+    if isinstance(value, ast.Constant) and value.value is None:
+        return ""
+    if isinstance(value, ast.Attribute) and value.attr == "metadata":
+        value = value.value  # Base.metadata -> Base (the models step takes .metadata itself)
+    parts: list[str] = []
+    while isinstance(value, ast.Attribute):
+        parts.insert(0, value.attr)
+        value = value.value
+    if not isinstance(value, ast.Name) or value.id not in imported:
+        return None
+    origin = imported[value.id]
+    if ":" in origin:
+        module, name = origin.split(":", 1)
+        if not parts:
+            return f"{module}:{name}"  # from app.models import Base; Base.metadata
+        path = [module, name, *parts[:-1]]  # from app import models; models.Base.metadata
+    elif parts:
+        path = [origin, *parts[:-1]]  # import app.models as m; m.Base.metadata (or app.models.Base.metadata)
+    else:
+        return None
+    return f"{'.'.join(path)}:{parts[-1]}"
 
 
 def find_alembic_ini(repo: Path) -> list[Path]:

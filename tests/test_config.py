@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config import DelegateConfig, config_from, load_config
+from orchestrator.config import DelegateConfig, config_from, load_config, models_of_env_py
 from orchestrator.errors import InputError
 
 
@@ -97,3 +97,41 @@ def test_the_example_s_own_config_needs_no_detection() -> None:
     example = Path(__file__).resolve().parent.parent / "examples" / "cfi-app"
     cfg = load_config(example)
     assert cfg.alembic_ini == "api/alembic.ini" and cfg.detected == []
+
+
+ENV_PY_METADATA = [
+    ("from app.models import Base\ntarget_metadata = Base.metadata\n", "app.models:Base"),
+    ("from app.db.base import Base as B\ntarget_metadata = B.metadata\n", "app.db.base:Base"),
+    ("import app.models as models\ntarget_metadata = models.Base.metadata\n", "app.models:Base"),
+    ("import app.models\ntarget_metadata = app.models.Base.metadata\n", "app.models:Base"),
+    ("from app import models\ntarget_metadata = models.Base.metadata\n", "app.models:Base"),
+    ("from app.models import metadata\ntarget_metadata = metadata\n", "app.models:metadata"),
+    ("from sqlmodel import SQLModel\ntarget_metadata = SQLModel.metadata\n", "sqlmodel:SQLModel"),
+    ("target_metadata = None\n", ""),
+    ("from app.models import a, b\ntarget_metadata = [a.metadata, b.metadata]\n", None),
+    ("target_metadata = get_metadata()\n", None),
+    ("import os\n", None),
+    ("this is not python(\n", None),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), ENV_PY_METADATA)
+def test_the_metadata_env_py_hands_alembic(tmp_path: Path, text: str, expected: str | None) -> None:
+    env_py = write(tmp_path / "env.py", text)
+    assert models_of_env_py(env_py) == expected
+
+
+def test_models_follow_env_py_unless_the_config_names_them(tmp_path: Path) -> None:
+    alembic_project(tmp_path, "alembic")
+    write(tmp_path / "alembic" / "env.py", "from app.db.base import Base\ntarget_metadata = Base.metadata\n")
+    cfg = load_config(tmp_path)
+    assert cfg.models == "app.db.base:Base"
+    assert "models = 'app.db.base:Base' (env.py's target_metadata)" in cfg.detected
+    write(tmp_path / "delegate.toml", 'models = "app.models:Base"\n')
+    assert load_config(tmp_path).models == "app.models:Base"
+
+
+def test_an_env_py_without_metadata_turns_the_models_step_off(tmp_path: Path) -> None:
+    alembic_project(tmp_path, "alembic")
+    write(tmp_path / "alembic" / "env.py", "target_metadata = None\n")
+    assert load_config(tmp_path).models is None
