@@ -205,7 +205,8 @@ def _ini_options(ini: Path) -> dict[str, str]:
 
 def script_location(ini: Path, raw: str, repo: Path) -> Path:
     """The folder that an alembic.ini's script_location names: a path (absolute, with %(here)s, or relative to
-    the ini's folder) or a `package:folder` resource, looked up beside the ini, in the repo and in src/."""
+    where alembic runs: the ini's folder, else the repo root, whichever holds it) or a `package:folder` resource,
+    looked up beside the ini, in the repo and in src/."""
     raw = raw.strip().replace("%(here)s", str(ini.parent))
     resource = re.fullmatch(r"([A-Za-z_][\w.]*):([^:]+)", raw)
     if resource is not None and not Path(raw).exists():
@@ -215,7 +216,12 @@ def script_location(ini: Path, raw: str, repo: Path) -> Path:
             if candidate.is_dir():
                 return candidate.resolve()
     path = Path(raw)
-    return (path if path.is_absolute() else ini.parent / path).resolve()
+    if path.is_absolute():
+        return path.resolve()
+    beside = (ini.parent / path).resolve()
+    if not beside.is_dir() and (repo / path).is_dir():
+        return (repo / path).resolve()
+    return beside
 
 
 def versions_dir_of(ini: Path, repo: Path) -> Path | None:

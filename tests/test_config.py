@@ -135,3 +135,24 @@ def test_an_env_py_without_metadata_turns_the_models_step_off(tmp_path: Path) ->
     alembic_project(tmp_path, "alembic")
     write(tmp_path / "alembic" / "env.py", "target_metadata = None\n")
     assert load_config(tmp_path).models is None
+
+
+def test_a_relative_script_location_is_read_from_the_repo_root_when_the_ini_folder_lacks_it(tmp_path: Path) -> None:
+    """MLflow's layout: alembic.ini inside the package names its folder from the root (`alembic` runs there)."""
+    write(tmp_path / "pkg" / "db" / "alembic.ini", "[alembic]\nscript_location = pkg/db\n")
+    (tmp_path / "pkg" / "db" / "versions").mkdir(parents=True)
+    write(tmp_path / "delegate.toml", 'alembic_ini = "pkg/db/alembic.ini"\n')
+    assert load_config(tmp_path).versions_dir == "pkg/db/versions"
+
+
+def test_the_ini_copy_alembic_runs_with_pins_the_script_location(tmp_path: Path) -> None:
+    from orchestrator.verify.alembic_env import AlembicProject
+
+    write(tmp_path / "pkg" / "db" / "alembic.ini", "[alembic]\nscript_location = pkg/db\n")
+    (tmp_path / "pkg" / "db" / "versions").mkdir(parents=True)
+    write(tmp_path / "delegate.toml", 'alembic_ini = "pkg/db/alembic.ini"\nversions_dir = "pkg/db/versions"\n')
+    project = AlembicProject.for_repo(tmp_path, load_config(tmp_path))
+    assert project.script_location == (tmp_path / "pkg" / "db").resolve()
+    copy = project.write_ini(tmp_path, "postgresql+psycopg://u@h/db")
+    assert f"script_location = {project.script_location}" in copy.read_text(encoding="utf-8")
+    assert str(tmp_path.resolve()) in project.env(None)["PYTHONPATH"].split(":")

@@ -71,8 +71,9 @@ class AlembicProject(BaseModel):
     def env(self, libpq_url: str | None, extra: dict[str, str] | None = None) -> dict[str, str]:
         """The subprocess environment: no secrets of ours, the scratch database as DATABASE_URL, the app importable."""
         paths = [str(self.cwd)]
-        if self.ini.parent != self.cwd:
-            paths.append(str(self.ini.parent))
+        for folder in (self.ini.parent, self.repo):  # env.py may import the app as a package from the root
+            if str(folder) not in paths:
+                paths.append(str(folder))
         values = {"PYTHONPATH": ":".join(paths)}
         if libpq_url is not None:
             values.update(scratch_env(libpq_url))
@@ -87,6 +88,8 @@ class AlembicProject(BaseModel):
             for key, value in parser.items(section):
                 if "%(here)s" in value:
                     parser.set(section, key, value.replace("%(here)s", here))
+        # Alembic reads a relative script_location from its working directory: pin the folder found for it.
+        parser.set("alembic", "script_location", str(self.script_location).replace("%", "%%"))
         if sqlalchemy_url is not None:
             parser.set("alembic", "sqlalchemy.url", sqlalchemy_url.replace("%", "%%"))
         target = folder / "alembic.ini"
