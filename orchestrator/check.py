@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator.config import DelegateConfig, load_config
 from orchestrator.errors import InputError
-from orchestrator.report import CheckReport, Finding
+from orchestrator.report import CheckReport
 
 if TYPE_CHECKING:
     from orchestrator.spec import FeatureSpec
+    from orchestrator.verify.alembic_env import AlembicProject
 
 
 @dataclass
@@ -37,10 +40,43 @@ def run_check(options: CheckOptions, config: DelegateConfig | None = None) -> Ch
 
     from orchestrator.checks.engine import apply_rule_settings, finding_order, run_static
 
-    findings: list[Finding] = run_static(repo, cfg, options)
-    report = CheckReport(findings=findings)
-
     wants_live = not options.static_only and not options.paths and (repo / cfg.alembic_ini).is_file()
+    with _warm_alembic(repo, cfg, wants_live and not options.stairway) as project:
+        report = CheckReport(findings=run_static(repo, cfg, options))
+        _run_live_half(repo, cfg, options, report, wants_live, project)
+    # [tool.delegate.rules] severities and "off" apply to every finding, static and live alike.
+    report.findings = apply_rule_settings(report.findings, cfg)
+    report.findings.sort(key=finding_order)
+    return report
+
+
+@contextmanager
+def _warm_alembic(repo: Path, cfg: DelegateConfig, wanted: bool) -> Iterator[AlembicProject | None]:
+    """The repo's Alembic project with its fork server warming up beside the static half (None when the live
+    half will not run, or will report the project's problem itself)."""
+    if not wanted:
+        yield None
+        return
+    from orchestrator.errors import DelegateError
+    from orchestrator.verify.alembic_env import AlembicProject
+
+    try:
+        project = AlembicProject.for_repo(repo, cfg)
+    except DelegateError:
+        yield None
+        return
+    with project.forking():
+        yield project
+
+
+def _run_live_half(
+    repo: Path,
+    cfg: DelegateConfig,
+    options: CheckOptions,
+    report: CheckReport,
+    wants_live: bool,
+    project: AlembicProject | None,
+) -> None:
     if wants_live or options.stairway:
         if options.static_only:
             raise InputError("--stairway and --static-only exclude each other", "drop one of them")
@@ -56,13 +92,9 @@ def run_check(options: CheckOptions, config: DelegateConfig | None = None) -> Ch
         else:
             from orchestrator.verify.live import run_live
 
-            verification, live = run_live(repo, cfg, options)
+            verification, live = run_live(repo, cfg, options, project)
         report.verification = verification
         report.findings.extend(live)
-    # [tool.delegate.rules] severities and "off" apply to every finding, static and live alike.
-    report.findings = apply_rule_settings(report.findings, cfg)
-    report.findings.sort(key=finding_order)
-    return report
 
 
 def spec_folder(repo: Path, spec: Path | None) -> Path | None:

@@ -8,14 +8,18 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from orchestrator.config import DelegateConfig, script_location
 from orchestrator.errors import InputError
 from orchestrator.sandbox import clean_env
 from orchestrator.verify.process import ProcessResult, run_bounded
+from orchestrator.verify.zygote import Zygote
 
 DRIVER = Path(__file__).with_name("_alembic_driver.py")
 _FRAME = re.compile(r'File "(?P<path>[^"]+)", line (?P<line>\d+)')
@@ -31,6 +35,7 @@ class AlembicProject(BaseModel):
     python: str
     versions_dir: Path
     timeout: float
+    _zygote: Zygote | None = PrivateAttr(default=None)
 
     @classmethod
     def for_repo(cls, repo: Path, cfg: DelegateConfig) -> AlembicProject:
@@ -80,6 +85,31 @@ class AlembicProject(BaseModel):
         values.update(extra or {})
         return clean_env(values)
 
+    def launch(self, argv: list[str], env: dict[str, str], cwd: Path, timeout: float) -> ProcessResult:
+        """Run a command of the repo's interpreter: a fork of the zygote inside forking(), else a subprocess."""
+        zygote = self._zygote
+        if zygote is not None:
+            result = zygote.run(argv, env, cwd, timeout)
+            if result is not None:
+                return result
+        return run_bounded(argv, env=env, cwd=cwd, timeout=timeout)
+
+    @contextmanager
+    def forking(self) -> Iterator[None]:
+        """While inside, the repo's Python commands run as forks of one zygote that imported alembic, SQLAlchemy
+        and the drivers once (zygote.py); it starts warming up at once, in the background."""
+        if not Zygote.supported() or self._zygote is not None:
+            yield
+            return
+        zygote = Zygote(self.python, self.env(None), self.cwd)
+        threading.Thread(target=zygote.start, name="delegate-zygote", daemon=True).start()
+        self._zygote = zygote
+        try:
+            yield
+        finally:
+            self._zygote = None
+            zygote.close()
+
     def write_ini(self, folder: Path, sqlalchemy_url: str | None) -> Path:
         """A copy of the repo's alembic.ini with %(here)s pinned to its real folder and the scratch URL set."""
         parser = _read_ini(self.ini)
@@ -113,7 +143,7 @@ class AlembicProject(BaseModel):
             ini = self.write_ini(folder, sqlalchemy_url)
             events_path = folder / "events.jsonl"
             events_path.touch()
-            result = run_bounded(
+            result = self.launch(
                 self.argv(ini, events_path, *args),
                 env=self.env(libpq_url),
                 cwd=self.cwd,

@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from orchestrator.verify.alembic_env import AlembicProject
-from orchestrator.verify.process import ProcessResult, run_bounded
+from orchestrator.verify.process import ProcessResult
 
 NO_TESTS_COLLECTED = 5  # pytest's exit code
 
@@ -56,7 +56,7 @@ def run_delivered_tests(project: AlembicProject, tests_dir: Path, libpq_url: str
         env = project.env(libpq_url)
         env.pop("PYTEST_ADDOPTS", None)  # ours must not leak into theirs
         env.pop("PYTEST_CURRENT_TEST", None)
-        result = run_bounded(argv, env=env, cwd=project.repo, timeout=project.timeout)
+        result = project.launch(argv, env=env, cwd=project.repo, timeout=project.timeout)
         outcome = DeliveredTests(ran=True, process=result)
         if result.returncode == NO_TESTS_COLLECTED:
             return DeliveredTests(ran=False, note=f"pytest collected no tests in {project.rel(tests_dir)}")

@@ -78,11 +78,13 @@ def template_key(project: AlembicProject, graph: RevisionGraph, base: list[str])
 class LiveRun:
     """One live verification; each step appends a VerificationStep and its findings."""
 
-    def __init__(self, repo: Path, cfg: DelegateConfig, options: CheckOptions) -> None:
+    def __init__(
+        self, repo: Path, cfg: DelegateConfig, options: CheckOptions, project: AlembicProject | None = None
+    ) -> None:
         self.repo = repo.resolve()
         self.cfg = cfg
         self.options = options
-        self.project = AlembicProject.for_repo(self.repo, cfg)
+        self.project = project or AlembicProject.for_repo(self.repo, cfg)
         self.graph = RevisionGraph.from_folder(self.project.versions_dir, self.repo)
         self.spec: Any = load_spec(self.repo, options.spec)
         self.selection: RevisionSelection = select_revisions(
@@ -672,12 +674,20 @@ def _changed_files(repo: Path, cfg: DelegateConfig) -> set[Path] | None:
     return changes[0] or None if changes is not None else None
 
 
-def run_live(repo: Path, cfg: DelegateConfig, options: CheckOptions) -> tuple[Verification, list[Finding]]:
-    """The live half of `delegate check`; a server that goes away mid-run is an InputError naming the step."""
-    live = LiveRun(repo, cfg, options)
+def run_live(
+    repo: Path, cfg: DelegateConfig, options: CheckOptions, project: AlembicProject | None = None
+) -> tuple[Verification, list[Finding]]:
+    """The live half of `delegate check`; a server that goes away mid-run is an InputError naming the step.
+    `project`: the repo's Alembic project when the caller has one (with its fork server already warming up)."""
+    live = LiveRun(repo, cfg, options, project)
     if not live.graph.by_id:
         live.skip("upgrade", f"no revisions in {cfg.versions_dir}")
         return live.verification, live.findings
+    with live.project.forking():  # the zygote warms up while the server starts
+        return _run_on_server(live, options)
+
+
+def _run_on_server(live: LiveRun, options: CheckOptions) -> tuple[Verification, list[Finding]]:
     server = open_server(options.database_url)
     try:
         live.verification.database = server.description

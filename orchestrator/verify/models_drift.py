@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from orchestrator.verify.alembic_env import AlembicProject
 from orchestrator.verify.fingerprint import EMULATION_SCHEMAS
-from orchestrator.verify.process import ProcessResult, run_bounded
+from orchestrator.verify.process import ProcessResult
 
 DRIVER = Path(__file__).with_name("_models_driver.py")
 
@@ -60,7 +60,7 @@ def compare_models(project: AlembicProject, target: str | None, sqlalchemy_url: 
     if models_module_file(project, target) is None:
         return ModelsComparison(skipped=f"no models module {target.partition(':')[0]} under {project.rel(project.cwd)}")
     argv = [project.python, str(DRIVER), target, sqlalchemy_url, ",".join(EMULATION_SCHEMAS)]
-    result = run_bounded(argv, env=project.env(None), cwd=project.cwd, timeout=project.timeout)
+    result = project.launch(argv, env=project.env(None), cwd=project.cwd, timeout=project.timeout)
     if not result.ok:
         return ModelsComparison(import_error=result.tail(), process=result)
     try:
