@@ -83,3 +83,33 @@ def test_revision_table_leaves_out_empty_columns_and_keeps_ids_whole() -> None:
     revisions = console.export_text().split("Revisions", 1)[1]
     assert "b7e41d09c5a2" in revisions and "round-trips" in revisions
     assert "estimated" not in revisions and "detail" not in revisions
+
+
+def test_text_from_repos_and_databases_is_printed_as_written_not_read_as_markup() -> None:
+    """Notes, details, SQL and plans carry brackets ([tool.delegate], ARRAY[...], [bold]) that rich would
+    otherwise take for style tags and drop."""
+    from orchestrator.verification import ExplainSummary, LockObservation, StepStatus, VerificationStep
+
+    verification = Verification(
+        database="postgres [local]",
+        steps=[VerificationStep(name="upgrade", status=StepStatus.FAILED, detail="failed in [bold]env.py[/]")],
+        locks=[
+            LockObservation(
+                revision="r1", relation="public.t", mode="ACCESS EXCLUSIVE", statement="ALTER TABLE t ADD x int[]"
+            )
+        ],
+        explains=[ExplainSummary(query="SELECT * FROM t WHERE tags @> ARRAY[tag]", plan="Seq Scan [x]", seq_scans=[])],
+        notes=["found alembic_ini = 'a.ini' (set it in [tool.delegate] to choose)"],
+    )
+    console = Console(width=200, record=True, color_system=None)
+    render_verification(verification, console)
+    text = console.export_text()
+    for written in (
+        "postgres [local]",
+        "failed in [bold]env.py[/]",
+        "ADD x int[]",
+        "ARRAY[tag]",
+        "Seq Scan [x]",
+        "set it in [tool.delegate] to choose",
+    ):
+        assert written in text, written

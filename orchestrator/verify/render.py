@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from orchestrator.verification import StepStatus, Verification
@@ -38,11 +39,11 @@ def render_verification(verification: Verification, console: Console) -> None:
     """Print the verification section of `delegate check` (JSON output is `verification.model_dump()`)."""
     title = "Live verification"
     if verification.database:
-        title += f" on {verification.database}"
+        title += f" on {escape(verification.database)}"
     console.print(f"[bold]{title}[/]")
     if verification.revisions:
         base = verification.base_revision or "an empty database"
-        console.print(f"revisions under test: {', '.join(verification.revisions)} (base: {base})")
+        console.print(escape(f"revisions under test: {', '.join(verification.revisions)} (base: {base})"))
 
     steps = Table(title="Steps", title_justify="left", show_edge=False)
     steps.add_column("step")
@@ -51,7 +52,7 @@ def render_verification(verification: Verification, console: Console) -> None:
     steps.add_column("detail", overflow="fold")
     for step in verification.steps:
         time = "" if step.status is StepStatus.SKIPPED else f"{step.seconds:.2f} s"
-        steps.add_row(step.name, _STATUS_STYLE[step.status], time, step.detail)
+        steps.add_row(escape(step.name), _STATUS_STYLE[step.status], time, escape(step.detail))
     console.print(steps)
 
     if verification.revision_runs:
@@ -80,7 +81,7 @@ def render_verification(verification: Verification, console: Console) -> None:
             no_wrap = column in ("revision", "status")
             runs.add_column(column, justify="right" if right else "left", no_wrap=no_wrap, overflow="fold")
         for row in rows:
-            runs.add_row(*(row[c] for c in columns))
+            runs.add_row(*(escape(row[c]) for c in columns))
         console.print(runs)
 
     if verification.rls_matrix:
@@ -95,13 +96,15 @@ def render_verification(verification: Verification, console: Console) -> None:
             )
         for table, by_action in by_table.items():
             # One small table per database table keeps full names readable in an 80-column terminal.
-            console.print(table, style="bold", highlight=False)  # not a title: rich wraps titles to the table's width
+            console.print(
+                escape(table), style="bold", highlight=False
+            )  # not a title: rich wraps titles to the table's width
             matrix = Table(show_edge=False, pad_edge=False)
             matrix.add_column("action")
             for actor in actors:
                 matrix.add_column(_ACTOR_LABEL.get(actor, actor), justify="center")
             for action in sorted(by_action, key=_action_order):
-                matrix.add_row(action.replace("_", " "), *(by_action[action].get(a, "") for a in actors))
+                matrix.add_row(escape(action.replace("_", " ")), *(by_action[action].get(a, "") for a in actors))
             console.print(matrix)
 
     if verification.locks:
@@ -110,18 +113,24 @@ def render_verification(verification: Verification, console: Console) -> None:
             locks.add_column(column, justify="right" if column == "time" else "left", overflow="fold")
         for lock in verification.locks:
             style = "bold red" if lock.mode in ("ACCESS EXCLUSIVE", "SHARE") else ""
-            mode = f"[{style}]{lock.mode}[/]" if style else lock.mode
+            mode = f"[{style}]{escape(lock.mode)}[/]" if style else escape(lock.mode)
             statement = lock.statement if len(lock.statement) <= 70 else lock.statement[:69] + "…"
-            locks.add_row(lock.revision or "", lock.relation, mode, f"{lock.seconds * 1000:.0f} ms", statement)
+            locks.add_row(
+                escape(lock.revision or ""),
+                escape(lock.relation),
+                mode,
+                f"{lock.seconds * 1000:.0f} ms",
+                escape(statement),
+            )
         console.print(locks)
 
     if verification.explains:
         console.print("[bold]EXPLAIN of the plan's query patterns[/] (with enable_seqscan off)")
         for summary in verification.explains:
-            flag = f" [red]seq scan on {', '.join(summary.seq_scans)}[/]" if summary.seq_scans else ""
-            console.print(f"  {summary.query}{flag}", highlight=False)
+            flag = f" [red]seq scan on {escape(', '.join(summary.seq_scans))}[/]" if summary.seq_scans else ""
+            console.print(f"  {escape(summary.query)}{flag}", highlight=False)
             for line in summary.plan.splitlines()[:4]:
-                console.print(f"    [dim]{line}[/]", highlight=False)
+                console.print(f"    [dim]{escape(line)}[/]", highlight=False)
 
     for note in verification.notes:
-        console.print(f"[dim]note: {note}[/]", highlight=False)
+        console.print(f"[dim]note: {escape(note)}[/]", highlight=False)
