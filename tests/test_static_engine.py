@@ -506,3 +506,18 @@ def downgrade():
     found = engine.run_static(tmp_path, DelegateConfig(), CheckOptions(repo=tmp_path, static_only=True, paths=[path]))
     hits = [(f.file, f.line) for f in found if f.rule == "require-concurrent-index"]
     assert hits == [(f"{VERSIONS}/aa11_idx.py", line_of(path, "op.create_index("))]
+
+
+def test_a_psql_script_is_checked_and_its_includes_are_named(tmp_path: Path) -> None:
+    """The real rules (not the stubs): meta-commands neither hide statements nor count as syntax errors."""
+    path = tmp_path / "seeds" / "dev.sql"
+    path.parent.mkdir()
+    path.write_text(
+        "\\set ON_ERROR_STOP on\n\\ir more.sql\nCREATE INDEX ix ON users (email);\n",
+        encoding="utf-8",
+    )
+    found = engine.run_static(tmp_path, DelegateConfig(), CheckOptions(repo=tmp_path, paths=[path]))
+    assert {(f.rule, f.line) for f in found} >= {("seed-has-ddl", 3), ("unanalysable-sql", 2)}
+    assert "sql-syntax-error" not in {f.rule for f in found}
+    [include] = [f for f in found if f.rule == "unanalysable-sql"]
+    assert "more.sql" in include.message

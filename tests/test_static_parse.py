@@ -6,7 +6,14 @@ from typing import Any
 
 from pglast import ast
 
-from orchestrator.checks.sqltext import LineIndex, parse_raw, parse_sql, skip_trivia
+from orchestrator.checks.sqltext import (
+    LineIndex,
+    blank_psql_meta,
+    parse_raw,
+    parse_sql,
+    psql_meta_commands,
+    skip_trivia,
+)
 
 # A varied corpus: every family of statement the rules look at, and the odd corners of the grammar.
 CORPUS = """
@@ -141,3 +148,38 @@ def test_validation_is_restored_after_a_fast_parse() -> None:
         except ValueError:
             continue
         raise AssertionError(f"{type(node).__name__}.__setattr__ was not restored")
+
+
+PSQL_SCRIPT = (
+    "\\set ON_ERROR_STOP on\n"
+    "  \\echo seeding plans\n"
+    "INSERT INTO plans (id) VALUES (1) ON CONFLICT (id) DO NOTHING;\n"
+    "\\ir more.sql\n"
+    "SELECT 2;\n"
+)
+
+
+def test_psql_meta_commands_are_left_out_and_lines_kept() -> None:
+    statements, errors = parse_sql(PSQL_SCRIPT)
+    assert errors == []
+    index = LineIndex(PSQL_SCRIPT)
+    assert [(s.sql.split()[0], index.line(s.offset)) for s in statements] == [("INSERT", 3), ("SELECT", 5)]
+    assert [(m.line, m.command) for m in psql_meta_commands(PSQL_SCRIPT)] == [
+        (1, "set ON_ERROR_STOP on"),
+        (2, "echo seeding plans"),
+        (4, "ir more.sql"),
+    ]
+
+
+def test_a_real_syntax_error_beside_meta_commands_is_still_reported_at_its_line() -> None:
+    text = "\\set x 1\nSELEC 1;\nSELECT 2;\n"
+    statements, errors = parse_sql(text)
+    assert [s.sql for s in statements] == ["SELECT 2"]
+    assert [LineIndex(text).line(e.offset) for e in errors] == [2]
+
+
+def test_a_backslash_line_inside_sql_that_parses_is_left_alone() -> None:
+    text = "INSERT INTO notes (body) VALUES ('first line\n\\not a meta-command');\n"
+    (statement,), errors = parse_sql(text)
+    assert errors == [] and "\\not a meta-command" in statement.sql
+    assert blank_psql_meta(text) is not None  # it would match: only a failed parse tries the blanked text

@@ -183,6 +183,14 @@ def test_a_seed_that_raises_names_file_and_line(tmp_path: Path, pg_server: Postg
     assert "public.nope" in finding.message
 
 
+def test_a_seed_written_for_psql_runs_without_its_meta_commands(tmp_path: Path, pg_server: PostgresServer) -> None:
+    seeds = "\\set ON_ERROR_STOP on\n\\echo seeding\nSELECT 1;\nINSERT INTO public.nope (x) VALUES (1);\n"
+    _, findings = check(make_repo(tmp_path, seeds=seeds), pg_server)
+    [finding] = [f for f in findings if f.rule == "seed-failed"]
+    assert (finding.file, finding.line) == ("seeds/010_notes.sql", 4)  # the real error, at its own line
+    assert "public.nope" in finding.message
+
+
 def test_a_policy_using_true_for_authenticated_leaks(tmp_path: Path, pg_server: PostgresServer) -> None:
     leaky = GOOD_UP.replace("USING (user_id = auth.uid()) WITH CHECK (user_id = auth.uid())", "USING (true)")
     verification, findings = check(make_repo(tmp_path, up=leaky), pg_server)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from orchestrator.checks.bodies import body_of
 from orchestrator.checks.inputs import collect_inputs
 from orchestrator.checks.model import CheckContext, FileKind, Origin, Rule, SqlStatement, Violation
-from orchestrator.checks.sqltext import LineIndex, parse_sql
+from orchestrator.checks.sqltext import LineIndex, parse_sql, psql_meta_commands
 from orchestrator.checks.suppress import SuppressionIndex, find_suppressions
 from orchestrator.config import DelegateConfig
 from orchestrator.errors import InputError
@@ -60,6 +60,7 @@ def finding_order(f: Finding) -> tuple[str, int, int, str]:
     return (f.file or "", f.line or 0, _RANK[f.severity], f.rule)
 
 
+_PSQL_INCLUDES = frozenset({"i", "ir", "include", "include_relative"})
 _TXN_OPEN = {"TRANS_STMT_BEGIN", "TRANS_STMT_START"}
 _TXN_CLOSE = {"TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK", "TRANS_STMT_PREPARE", "TRANS_STMT_COMMIT_PREPARED"}
 
@@ -240,6 +241,17 @@ class StatementBuilder:
             return
         index = LineIndex(text)
         items = self.parse_text(text, index.line, file=rel, kind=kind, origin=Origin.SQL_FILE, unit=rel)
+        if "\\" in text:
+            for meta in psql_meta_commands(text):
+                name, _, argument = meta.command.partition(" ")
+                if name in _PSQL_INCLUDES and argument.strip():
+                    self.report(
+                        "unanalysable-sql",
+                        rel,
+                        meta.line,
+                        f"psql includes {argument.strip()} here: its SQL is not checked as part of this file "
+                        "(pass that file to delegate too)",
+                    )
         # A .sql file runs in autocommit mode (psql, supabase db push) unless it opens a transaction itself.
         self.finish_unit(items, start_in_transaction=False)
 

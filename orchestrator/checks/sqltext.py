@@ -153,14 +153,50 @@ def parse_raw(text: str, fast: bool = True) -> tuple[Any, ...]:
 
 def parse_sql(text: str) -> tuple[list[ParsedStatement], list[SqlSyntaxError]]:
     """Every statement of `text` with its tree; a text with a syntax error is parsed piece by piece so that
-    the good statements are still checked and each bad piece is reported at its own position."""
+    the good statements are still checked and each bad piece is reported at its own position. psql
+    meta-commands (`\\set ON_ERROR_STOP on`) are left out: psql runs them, not PostgreSQL."""
     from pglast import parser
 
     try:
         raws = parse_raw(text)
     except parser.ParseError as exc:
+        blanked = blank_psql_meta(text)
+        if blanked is not None:
+            return parse_sql(blanked)  # the blanked text has no meta-command left: no second round
         return _parse_pieces(text, exc)
     return [_statement(text, raw, 0, len(text)) for raw in raws], []
+
+
+# A psql meta-command: a line whose first character after blanks is a backslash and a letter (\set, \echo,
+# \connect, \i FILE). A backslash starts no SQL token, so such a line is never PostgreSQL's.
+_PSQL_META = re.compile(r"^[ \t]*\\[a-zA-Z!?][^\n]*", re.MULTILINE)
+
+
+@dataclass
+class PsqlMeta:
+    line: int  # 1-based
+    command: str  # as written, without the backslash
+
+
+def psql_meta_commands(text: str) -> list[PsqlMeta]:
+    return [PsqlMeta(text.count("\n", 0, m.start()) + 1, m.group(0).strip()[1:]) for m in _PSQL_META.finditer(text)]
+
+
+def blank_psql_meta(text: str) -> str | None:
+    """`text` with its psql meta-command lines turned into blanks (same length, same lines), or None when it
+    has none. Only used for a text that PostgreSQL cannot parse as it is: a line inside a string or a function
+    body that happens to start with a backslash is left alone in any text that parses."""
+    matches = list(_PSQL_META.finditer(text))
+    if not matches:
+        return None
+    pieces: list[str] = []
+    last = 0
+    for m in matches:
+        pieces.append(text[last : m.start()])
+        pieces.append(" " * (m.end() - m.start()))
+        last = m.end()
+    pieces.append(text[last:])
+    return "".join(pieces)
 
 
 def _statement(text: str, raw: Any, base: int, limit: int) -> ParsedStatement:
