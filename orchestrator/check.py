@@ -41,7 +41,7 @@ def run_check(options: CheckOptions, config: DelegateConfig | None = None) -> Ch
     from orchestrator.checks.engine import apply_rule_settings, finding_order, run_static
 
     wants_live = not options.static_only and not options.paths and (repo / cfg.alembic_ini).is_file()
-    with _warm_alembic(repo, cfg, wants_live and not options.stairway) as project:
+    with _warm_alembic(repo, cfg, (wants_live or options.stairway) and not options.static_only) as project:
         report = CheckReport(findings=run_static(repo, cfg, options))
         _run_live_half(repo, cfg, options, report, wants_live, project)
     # [tool.delegate.rules] severities and "off" apply to every finding, static and live alike.
@@ -88,7 +88,7 @@ def _run_live_half(
         if options.stairway:
             from orchestrator.verify.stairway import run_stairway
 
-            verification, live = run_stairway(repo, cfg, options)
+            verification, live = run_stairway(repo, cfg, options, project)
         else:
             from orchestrator.verify.live import run_live
 

@@ -44,16 +44,19 @@ MAX_LANES = 4
 MIN_LANE = 40  # revisions; a shorter lane spends too much of its time starting up
 
 
-def run_stairway(repo: Path, cfg: DelegateConfig, options: CheckOptions) -> tuple[Verification, list[Finding]]:
-    """Walk the revisions under test parents first; each one upgrades, downgrades and upgrades again on its own."""
-    project = AlembicProject.for_repo(repo, cfg)
+def run_stairway(
+    repo: Path, cfg: DelegateConfig, options: CheckOptions, project: AlembicProject | None = None
+) -> tuple[Verification, list[Finding]]:
+    """Walk the revisions under test parents first; each one upgrades, downgrades and upgrades again on its own.
+    The base template and the rechecks in a fresh process run as forks of the project's fork server."""
+    project = project or AlembicProject.for_repo(repo, cfg)
     if not project.versions_dir.is_dir():
         raise InputError(f"{cfg.versions_dir}: no such folder in {repo}", "set versions_dir in [tool.delegate]")
     graph = RevisionGraph.from_folder(project.versions_dir, project.repo)
     if not graph.by_id:
         raise InputError(f"{cfg.versions_dir}: no revision files", "add an Alembic revision, or drop --stairway")
     selection = select_revisions(project.repo, cfg, graph, since=options.since, spec=_feature_spec(repo, options))
-    with open_server(options.database_url) as server:
+    with project.forking(), open_server(options.database_url) as server:
         return StairwayWalk(server, project, graph, selection, cfg).run()
 
 
