@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import os
 import re
 import tomllib
@@ -103,16 +104,17 @@ def detect_layout(repo: Path, cfg: DelegateConfig, explicit: set[str]) -> Delega
             cfg.alembic_ini = candidates[0].relative_to(repo).as_posix()
             cfg.detected.append(f"alembic_ini = {cfg.alembic_ini!r}")
     ini = repo / cfg.alembic_ini
+    options = _ini_options(ini) if ini.is_file() else {}
     if "versions_dir" not in explicit and not (repo / cfg.versions_dir).is_dir():
-        versions = versions_dir_of(ini, repo) if ini.is_file() else None
+        versions = versions_dir_of(ini, repo, options) if options else None
         if versions is not None and versions.is_dir():
             try:
                 cfg.versions_dir = versions.resolve().relative_to(repo.resolve()).as_posix()
             except ValueError:
                 cfg.versions_dir = str(versions)
             cfg.detected.append(f"versions_dir = {cfg.versions_dir!r}")
-    if "models" not in explicit and ini.is_file():
-        raw = _ini_options(ini).get("script_location")
+    if "models" not in explicit and options:
+        raw = options.get("script_location")
         env_py = script_location(ini, raw, repo) / "env.py" if raw else None
         models = models_of_env_py(env_py) if env_py is not None and env_py.is_file() else None
         if models is not None and models != (cfg.models or ""):
@@ -192,12 +194,18 @@ def find_alembic_ini(repo: Path) -> list[Path]:
     return []
 
 
-def _ini_options(ini: Path) -> dict[str, str]:
-    import configparser
-
+def read_ini(ini: Path) -> configparser.RawConfigParser:
+    """An alembic.ini as Alembic reads it (no interpolation, keys as written); raises configparser.Error."""
     parser = configparser.RawConfigParser()
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  # keep keys as written
+    parser.read(ini, encoding="utf-8")
+    return parser
+
+
+def _ini_options(ini: Path) -> dict[str, str]:
+    """The [alembic] options of an ini file; none when it cannot be read (detection then changes nothing)."""
     try:
-        parser.read(ini, encoding="utf-8")
+        parser = read_ini(ini)
     except (configparser.Error, UnicodeDecodeError):
         return {}
     return dict(parser.items("alembic")) if parser.has_section("alembic") else {}
@@ -224,9 +232,9 @@ def script_location(ini: Path, raw: str, repo: Path) -> Path:
     return beside
 
 
-def versions_dir_of(ini: Path, repo: Path) -> Path | None:
-    """The revision folder of an alembic.ini: the first of its version_locations, else script_location/versions."""
-    options = _ini_options(ini)
+def versions_dir_of(ini: Path, repo: Path, options: dict[str, str]) -> Path | None:
+    """The revision folder of an alembic.ini (its [alembic] `options`): the first of its version_locations, else
+    script_location/versions."""
     locations = options.get("version_locations", "").strip()
     if locations:
         separator = options.get("version_path_separator", "").strip()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, PrivateAttr
 
-from orchestrator.config import DelegateConfig, script_location
+from orchestrator.config import DelegateConfig, read_ini, script_location
 from orchestrator.errors import InputError
 from orchestrator.sandbox import clean_env
 from orchestrator.verify.process import ProcessResult, run_bounded
@@ -196,10 +196,8 @@ def refuse_other_database(output: str, project: AlembicProject) -> None:
 
 
 def _read_ini(path: Path) -> configparser.RawConfigParser:
-    parser = configparser.RawConfigParser()
-    parser.optionxform = str  # type: ignore[assignment,method-assign]  # keep keys as written
     try:
-        parser.read(path, encoding="utf-8")
+        parser = read_ini(path)
     except configparser.Error as exc:
         raise InputError(f"{path}: not a valid ini file ({exc})", "fix the Alembic config's syntax") from None
     if not parser.has_section("alembic"):
