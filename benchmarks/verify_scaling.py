@@ -30,8 +30,8 @@ from orchestrator.pg import PostgresServer, ScratchDatabase, ensure_template, op
 from orchestrator.report import Finding, Severity  # noqa: E402
 from orchestrator.revisions import RevisionGraph  # noqa: E402
 from orchestrator.verification import Verification  # noqa: E402
-from orchestrator.verify.alembic_env import AlembicProject  # noqa: E402
-from orchestrator.verify.live import run_live, sqlalchemy_form, template_key  # noqa: E402
+from orchestrator.verify.alembic_env import AlembicProject, sqlalchemy_form  # noqa: E402
+from orchestrator.verify.live import run_live, template_key  # noqa: E402
 
 
 def naive_cycle(server: PostgresServer, repo: Path, cfg: DelegateConfig) -> float:

@@ -156,6 +156,13 @@ class AlembicProject(BaseModel):
         return AlembicRun(command=" ".join(args), process=result, events=events)
 
 
+def sqlalchemy_form(libpq_url: str) -> str:
+    """postgresql://… -> postgresql+psycopg://… (what SQLAlchemy needs to pick psycopg 3), by the harness's parser."""
+    from orchestrator.pg.address import ServerAddress
+
+    return ServerAddress.parse(libpq_url).url(scheme="postgresql+psycopg")
+
+
 def scratch_env(libpq_url: str) -> dict[str, str]:
     """The variables an env.py (or a delivered test) may build its database URL from, every one naming the
     scratch database: DATABASE_URL, libpq's PG*, and the POSTGRES_* / DB_* / SQLALCHEMY_DATABASE_URI settings
@@ -166,7 +173,7 @@ def scratch_env(libpq_url: str) -> dict[str, str]:
     host, port, user = address.host or "", str(address.port or 5432), address.user or ""
     password = address.password.get_secret_value() if address.password is not None else ""
     db = address.dbname
-    sqlalchemy_url = address.url(db, scheme="postgresql+psycopg")
+    sqlalchemy_url = sqlalchemy_form(libpq_url)
     values = {
         "DATABASE_URL": libpq_url,
         "DELEGATE_SCRATCH_DATABASE": db,

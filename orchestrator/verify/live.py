@@ -21,14 +21,13 @@ from orchestrator.pg import (
     SUPABASE_EMULATION_VERSION,
     PostgresServer,
     ScratchDatabase,
-    ServerAddress,
     ensure_template,
     open_server,
 )
 from orchestrator.report import Finding, Severity
 from orchestrator.revisions import RevisionGraph
 from orchestrator.verification import RevisionRun, StepStatus, Verification, VerificationStep
-from orchestrator.verify.alembic_env import AlembicProject, AlembicRun
+from orchestrator.verify.alembic_env import AlembicProject, AlembicRun, sqlalchemy_form
 from orchestrator.verify.delivered import DeliveredTests, run_delivered_tests
 from orchestrator.verify.explain import explain_patterns
 from orchestrator.verify.fingerprint import SchemaFingerprint
@@ -52,11 +51,6 @@ class BaseUpgradeFailed(Exception):
     def __init__(self, run: AlembicRun) -> None:
         super().__init__(run.error_tail())
         self.run = run
-
-
-def sqlalchemy_form(libpq_url: str) -> str:
-    """postgresql://… -> postgresql+psycopg://… (what SQLAlchemy needs to pick psycopg 3), by the harness's parser."""
-    return ServerAddress.parse(libpq_url).url(scheme="postgresql+psycopg")
 
 
 def template_key(project: AlembicProject, graph: RevisionGraph, base: list[str]) -> str:

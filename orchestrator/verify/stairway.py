@@ -24,9 +24,9 @@ from orchestrator.report import Finding, Severity
 from orchestrator.revisions import RevisionFile, RevisionGraph
 from orchestrator.spec import FeatureSpec, load_feature
 from orchestrator.verification import RevisionRun, StepStatus, Verification, VerificationStep
-from orchestrator.verify.alembic_env import AlembicProject
+from orchestrator.verify.alembic_env import AlembicProject, sqlalchemy_form
 from orchestrator.verify.fingerprint import SchemaDifference, SchemaFingerprint
-from orchestrator.verify.live import sqlalchemy_form, template_key
+from orchestrator.verify.live import template_key
 from orchestrator.verify.worker_client import AlembicWorker, WorkerAnswer
 
 if TYPE_CHECKING:
