@@ -17,7 +17,7 @@ from types import TracebackType
 import psycopg
 from psycopg import sql
 
-from orchestrator.pg.server import PostgresServer, _pid_alive, drop_database_on, install_signal_cleanup
+from orchestrator.pg.server import PostgresServer, drop_database_on, install_signal_cleanup, pid_alive
 from orchestrator.pg.supabase import SUPABASE_EMULATION_VERSION, apply_supabase_emulation
 
 SCRATCH_PREFIX = "delegate_scratch"
@@ -69,7 +69,7 @@ def sweep_stale(server: PostgresServer, prefix: str = SCRATCH_PREFIX) -> list[st
     dropped: list[str] = []
     with server.admin_connection() as conn:
         for name, pid in _owned_by_host(conn, prefix):
-            if pid == os.getpid() or _pid_alive(pid):
+            if pid == os.getpid() or pid_alive(pid):
                 continue
             with contextlib.suppress(psycopg.Error):
                 drop_database_on(conn, name, server.version_num)

@@ -408,7 +408,8 @@ NO_SKELETON_ENV = "DELEGATE_PG_NO_SKELETON"
 _SKELETON_VERSION = "1"
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """A process with this id exists (a zombie too; one we may not signal counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -423,7 +424,7 @@ def _running(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
-        return _pid_alive(pid)
+        return pid_alive(pid)
     return state not in ("Z", "X")
 
 
@@ -440,7 +441,7 @@ def sweep_orphan_clusters() -> list[Path]:
                 owner = int((folder / OWNER_FILE).read_text().strip())
             except (OSError, ValueError):
                 continue
-            if _pid_alive(owner):
+            if pid_alive(owner):
                 continue
             try:
                 postmaster = int((folder / "data" / "postmaster.pid").read_text().splitlines()[0])

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from orchestrator.pg.server import pid_alive
 from orchestrator.verify.process import ProcessResult
 
 ZYGOTE = Path(__file__).with_name("_zygote.py")
@@ -173,21 +174,11 @@ def _kill_group(pid: int) -> None:
     _wait_gone(pid)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _wait_for(pid: int, status: Path, deadline: float) -> bool:
     """Until the command has ended (its status written and the process gone); False at the deadline."""
     pause = 0.001
     while time.perf_counter() < deadline:
-        if not _alive(pid):
+        if not pid_alive(pid):
             return True
         if status.exists() and status.stat().st_size:
             _wait_gone(pid, limit=1.0)
@@ -199,7 +190,7 @@ def _wait_for(pid: int, status: Path, deadline: float) -> bool:
 
 def _wait_gone(pid: int, limit: float = 5.0) -> None:
     end = time.perf_counter() + limit
-    while _alive(pid) and time.perf_counter() < end:
+    while pid_alive(pid) and time.perf_counter() < end:
         time.sleep(0.002)
 
 
