@@ -182,25 +182,31 @@ def render_text(report: CheckReport, stream: TextIO, console: Console | None = N
     groups: dict[str, list[Finding]] = {}
     for f in report.findings:
         groups.setdefault(f.file or "(no file)", []).append(f)
+    # One Text for every finding, printed at once: rich's cost is per print call (a print per line took 2 s for
+    # 13,000 findings).
+    body = Text()
     for file, findings in groups.items():
-        console.print(Text(file, style="bold underline"))
+        body.append(file, style="bold underline")
+        body.append("\n")
         previous_fix: tuple[str, str] | None = None
         for f in findings:
-            line = Text("  ")
-            line.append(f"{f.line or '-':>5}", style="dim")
-            line.append("  ")
-            line.append(f"{f.severity.value:<7}", style=_STYLE[f.severity])
-            line.append(f"  {f.rule}", style="bold")
-            line.append(f"  {f.message}")
-            console.print(line)
+            body.append("  ")
+            body.append(f"{f.line or '-':>5}", style="dim")
+            body.append("  ")
+            body.append(f"{f.severity.value:<7}", style=_STYLE[f.severity])
+            body.append(f"  {f.rule}", style="bold")
+            body.append(f"  {f.message}\n")
             if f.fix and (f.rule, f.fix) == previous_fix:
                 # The same rule's fix, repeated line after line, would bury the findings themselves.
-                console.print(Text("         fix: ", style="green") + Text("as above", style="dim"))
+                body.append("         fix: ", style="green")
+                body.append("as above\n", style="dim")
             elif f.fix:
-                fix = f.fix.replace("\n", "\n" + " " * 15)
-                console.print(Text("         fix: ", style="green") + Text(fix))
+                body.append("         fix: ", style="green")
+                body.append(f.fix.replace("\n", "\n" + " " * 15) + "\n")
             previous_fix = (f.rule, f.fix)
-        console.print()
+        body.append("\n")
+    if body:
+        console.print(body, end="")
     s = report.summary
     style = "bold red" if s.errors else ("yellow" if s.warnings else "bold green")
     verdict = "blocking" if report.blocking else "ok"
