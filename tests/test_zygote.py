@@ -18,7 +18,7 @@ from orchestrator.sandbox import clean_env
 from orchestrator.verify.process import run_bounded
 from orchestrator.verify.zygote import Zygote
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the fork server needs fork()")
+pytestmark = pytest.mark.skipif(not Zygote.supported(), reason="the fork server runs on Linux only")
 
 SCRIPT = """
 import os, sys

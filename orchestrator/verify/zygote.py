@@ -16,6 +16,7 @@ import os
 import select
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -43,7 +44,9 @@ class Zygote:
 
     @staticmethod
     def supported() -> bool:
-        return hasattr(os, "fork") and not os.environ.get("DELEGATE_NO_ZYGOTE")
+        """Linux only: on macOS a fork after libpq and the system frameworks are loaded is not safe (the reason
+        Python itself spawns there), and Windows has no fork."""
+        return sys.platform.startswith("linux") and not os.environ.get("DELEGATE_NO_ZYGOTE")
 
     def start(self) -> bool:
         """Start the server (once); False when it cannot run here (the caller uses plain subprocesses)."""
