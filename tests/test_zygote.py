@@ -81,6 +81,20 @@ def test_minus_c_and_minus_m_forms(project: Path, zygote: Zygote) -> None:
         assert (forked.returncode, forked.stdout, forked.stderr) == (plain.returncode, plain.stdout, plain.stderr)
 
 
+def test_the_command_s_threads_finish_before_it_ends(project: Path, zygote: Zygote) -> None:
+    code = (
+        "import threading, time\n"
+        "def late():\n"
+        "    time.sleep(0.3)\n"
+        "    print('thread done', flush=True)\n"
+        "threading.Thread(target=late).start()\n"
+        "print('main done')\n"
+    )
+    result = zygote.run([sys.executable, "-c", code], env_for(project), project, timeout=30)
+    assert result is not None and result.returncode == 0
+    assert result.stdout == "main done\nthread done\n"
+
+
 def test_a_command_may_run_subprocesses(project: Path, zygote: Zygote) -> None:
     code = "import subprocess, sys; sys.exit(subprocess.run(['true']).returncode + 3)"
     result = zygote.run([sys.executable, "-c", code], env_for(project), project, timeout=30)

@@ -21,6 +21,7 @@ import os
 import runpy
 import signal
 import sys
+import threading
 import traceback
 from typing import Any
 
@@ -97,6 +98,9 @@ def _child(request: dict[str, Any], protocol_fds: tuple[int, int]) -> None:
         with _quiet():
             sys.stdout.flush()
             sys.stderr.flush()
+        # What an interpreter does on its way out: wait for the command's non-daemon threads, then atexit.
+        with _quiet():
+            threading._shutdown()  # type: ignore[attr-defined]
         atexit._run_exitfuncs()
     except BaseException:  # noqa: BLE001 - the fork must never return into the zygote's loop
         with _quiet():
