@@ -74,7 +74,10 @@ def test_a_script_runs_as_in_a_fresh_interpreter(project: Path, zygote: Zygote, 
 
 def test_minus_c_and_minus_m_forms(project: Path, zygote: Zygote) -> None:
     env = env_for(project)
-    code = "import sys, counter; print(sys.argv, sys.path[0] == '', counter.VALUES)"
+    code = (
+        "import sys, counter, __main__\n"
+        "print(sys.argv, sys.path[0] == '', counter.VALUES, sorted(k for k in vars(__main__) if k[0] != '_'))"
+    )
     for argv in ([sys.executable, "-c", code, "x"], [sys.executable, "-m", "counter"]):
         forked, plain = zygote.run(argv, env, project, timeout=30), run_bounded(argv, env=env, cwd=project, timeout=30)
         assert forked is not None

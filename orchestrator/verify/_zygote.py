@@ -23,6 +23,7 @@ import signal
 import sys
 import threading
 import traceback
+import types
 from typing import Any
 
 PRELOAD = (
@@ -46,8 +47,9 @@ def _run_command(argv: list[str]) -> int:
         if argv[0] == "-c":
             sys.argv = ["-c", *argv[2:]]
             sys.path[0] = ""
-            namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
-            exec(compile(argv[1], "<string>", "exec"), namespace)  # noqa: S102 - the command line's own code
+            main = types.ModuleType("__main__")
+            sys.modules["__main__"] = main  # `import __main__` and pickling see the command, as with python -c
+            exec(compile(argv[1], "<string>", "exec"), main.__dict__)  # noqa: S102 - the command line's own code
         elif argv[0] == "-m":
             sys.argv = [argv[1], *argv[2:]]
             sys.path[0] = os.getcwd()
