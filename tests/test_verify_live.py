@@ -160,6 +160,10 @@ def test_a_downgrade_that_forgets_the_enum_leaves_a_trace(tmp_path: Path, pg_ser
     assert traces[0].file == "api/alembic/versions/0002_notes.py" and traces[0].line
     assert step(verification, "downgrade") is StepStatus.FAILED
     assert verification.revision_runs[0].status == "leaves-trace"
+    # The re-upgrade trips over the same enum: its finding points back at the cause.
+    [again] = [f for f in findings if f.rule == "reupgrade-failed"]
+    assert "note_kind" in again.message
+    assert again.fix.startswith("most likely a consequence of what the downgrade left behind (type public.note_kind")
 
 
 def test_on_conflict_do_nothing_without_a_unique_target_is_not_idempotent(

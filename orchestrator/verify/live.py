@@ -109,6 +109,7 @@ class LiveRun:
         self.feature_tables: list[str] = []
         self.rendering: Future[list[AlembicRun]] | None = None
         self.upgraded_versions: list[str] = []
+        self.left_behind: list[str] = []  # what the downgrade left (kind and name), for the re-upgrade's fix
 
     # ---- bookkeeping -------------------------------------------------------------------------------------------
 
@@ -325,7 +326,12 @@ class LiveRun:
             if not run.ok:
                 rule = "upgrade-failed" if first else "reupgrade-failed"
                 what = "upgrade" if first else "upgrading again after the downgrade"
-                self.report_alembic_failure(rule, run, what, "fix the revision's upgrade() so it runs on the base")
+                fix = "fix the revision's upgrade() so it runs on the base"
+                if not first and self.left_behind:
+                    # One cause, two findings: say which one to fix first.
+                    shown = ", ".join(self.left_behind[:3]) + (", ..." if len(self.left_behind) > 3 else "")
+                    fix = f"most likely a consequence of what the downgrade left behind ({shown}): fix that first"
+                self.report_alembic_failure(rule, run, what, fix)
                 return False
         return True
 
@@ -384,6 +390,7 @@ class LiveRun:
                 self.graph.by_id[left[0]].rel if left and left[0] in self.graph.by_id else None,
             )
         differences = SchemaFingerprint.take(url).diff(self.base_fp)
+        self.left_behind = [f"{d.what} {d.name}" for d in differences]
         for difference in differences:
             short = difference.name.split("(")[0].rsplit(".", 1)[-1]
             file, line = self.locate(rf"\b{re.escape(short)}\b")
