@@ -219,6 +219,11 @@ def test_planted_faults_are_each_found_with_rule_and_object(tmp_path: Path, pg_s
     assert all(run.status == "round-trips" for rev, run in runs.items() if rev not in faulty)
     assert {f.file for f in findings} == {f.file for f in info.faults}
     assert f"{12 - 4} of 12 revisions round-trip" in verification.notes
+    # A re-upgrade that trips over what its downgrade left points back at that trace.
+    for again in (f for f in findings if f.rule == "reupgrade-failed"):
+        assert again.fix.startswith("most likely a consequence of what the downgrade left behind (")
+    enum = next(f for f in info.faults if f.kind == "enum-left")
+    assert any(f.rule == "reupgrade-failed" and f.file == enum.file for f in findings)
 
 
 def test_failed_upgrade_skips_descendants_but_walks_the_sibling_branch(

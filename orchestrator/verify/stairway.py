@@ -382,6 +382,11 @@ class StairwayWalk:
                 f"upgrading again after the downgrade failed: {again.error}",
                 again,
                 "upgrade",
+                # One cause, two findings: the trace the downgrade left is what to fix first.
+                fix=f"most likely a consequence of what the downgrade left behind ({_differences(trace)}): fix that "
+                "first"
+                if trace
+                else "",
                 recheck=recheck,
                 run=run if first else None,
             )
