@@ -53,6 +53,8 @@ class ExplainSummary(BaseModel):
     query: str
     plan: str  # the top plan lines, as EXPLAIN prints them
     seq_scans: list[str] = Field(default_factory=list)  # feature tables read by a sequential scan
+    # feature tables read by walking a whole index and filtering every row ("schema.table (index name)")
+    whole_index_scans: list[str] = Field(default_factory=list)
 
 
 class RevisionRun(BaseModel):

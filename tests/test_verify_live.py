@@ -289,6 +289,12 @@ SELECT id FROM public.notes WHERE kind = :kind;
 ```sql
 SELECT id FROM public.notes WHERE user_id = $1;
 ```
+
+### First notes of a kind
+
+```sql
+SELECT id FROM public.notes WHERE kind = :kind ORDER BY id LIMIT 5;
+```
 """
 
 
@@ -298,10 +304,14 @@ def test_a_query_pattern_without_an_index_is_a_seq_scan(tmp_path: Path, pg_serve
     (repo / "specs" / "002-notes" / "plan.md").write_text(PLAN)
     (repo / "specs" / "002-notes" / "data-model.md").write_text("# Data model\n\n## Note\n\n- `title`: text\n")
     verification, findings = check(repo, pg_server, spec=Path("specs/002-notes"))
-    [finding] = [f for f in findings if f.rule == "seq-scan-on-target-query"]
-    assert "Notes by kind" in finding.message and "public.notes" in finding.message
-    assert finding.file == "specs/002-notes/plan.md" and finding.line == 5
-    assert [e.seq_scans for e in verification.explains] == [["public.notes"], []]
+    seq, walked = [f for f in findings if f.rule == "seq-scan-on-target-query"]
+    assert "Notes by kind" in seq.message and "public.notes" in seq.message
+    assert seq.file == "specs/002-notes/plan.md" and seq.line == 5
+    assert [e.seq_scans for e in verification.explains] == [["public.notes"], [], []]
+    # ORDER BY id LIMIT: the planner walks the primary key and filters on kind, a full scan by another name.
+    assert [e.whole_index_scans for e in verification.explains] == [[], [], ["public.notes (index notes_pkey)"]]
+    assert "First notes of a kind" in walked.message and "notes_pkey" in walked.message
+    assert walked.line == 17
 
 
 def test_a_broken_env_py_is_an_upgrade_failure_naming_it(tmp_path: Path, pg_server: PostgresServer) -> None:

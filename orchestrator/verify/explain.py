@@ -37,13 +37,20 @@ def to_positional(query: str) -> str:
     return _NAMED.sub(number, query.strip().rstrip(";"))
 
 
-def _seq_scans(node: dict[str, Any], tables: set[str], found: list[str]) -> None:
-    if node.get("Node Type") == "Seq Scan":
+def _seq_scans(node: dict[str, Any], tables: set[str], found: list[str], whole_index: list[str]) -> None:
+    """Feature tables read row by row: a Seq Scan, or an index walked end to end (no Index Cond) only to filter
+    every row it returns (the planner's way to keep an ORDER BY ... LIMIT when no index serves the WHERE)."""
+    kind = node.get("Node Type")
+    walked = kind in ("Index Scan", "Index Only Scan") and "Index Cond" not in node and "Filter" in node
+    if kind == "Seq Scan" or walked:
         name = f"{node.get('Schema', 'public')}.{node.get('Relation Name')}"
         if name in tables or node.get("Relation Name") in tables:
-            found.append(name)
+            if walked:
+                whole_index.append(f"{name} (index {node.get('Index Name')})")
+            else:
+                found.append(name)
     for child in node.get("Plans", []):
-        _seq_scans(child, tables, found)
+        _seq_scans(child, tables, found, whole_index)
 
 
 def explain_patterns(
@@ -86,13 +93,15 @@ def explain_patterns(
             continue
         conn.rollback()
         found: list[str] = []
+        whole_index: list[str] = []
         if plan_json and plan_json[0]:
-            _seq_scans(plan_json[0][0]["Plan"], feature_tables, found)
+            _seq_scans(plan_json[0][0]["Plan"], feature_tables, found, whole_index)
         summaries.append(
             ExplainSummary(
                 query=f"{name}: {' '.join(query.split())}",
                 plan="\n".join(r[0] for r in text_rows[:8]),
                 seq_scans=sorted(set(found)),
+                whole_index_scans=sorted(set(whole_index)),
             )
         )
     return summaries, notes

@@ -644,6 +644,18 @@ class LiveRun:
                         line,
                         Severity.WARNING,
                     )
+                for walked in summary.whole_index_scans:
+                    table = walked.split(" ", 1)[0]
+                    self.finding(
+                        "seq-scan-on-target-query",
+                        f"query pattern {name!r} reads {walked} end to end and filters every row: no index serves "
+                        "its conditions, so it costs a scan of the whole table",
+                        f"add an index on {table} whose leading columns are the pattern's WHERE columns (then its "
+                        "ORDER BY columns)",
+                        file,
+                        line,
+                        Severity.WARNING,
+                    )
             record.detail = f"{len(summaries)} query pattern(s) explained"
 
 

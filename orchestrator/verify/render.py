@@ -128,6 +128,8 @@ def render_verification(verification: Verification, console: Console) -> None:
         console.print("[bold]EXPLAIN of the plan's query patterns[/] (with enable_seqscan off)")
         for summary in verification.explains:
             flag = f" [red]seq scan on {escape(', '.join(summary.seq_scans))}[/]" if summary.seq_scans else ""
+            if summary.whole_index_scans:
+                flag += f" [red]whole index read on {escape(', '.join(summary.whole_index_scans))}[/]"
             console.print(f"  {escape(summary.query)}{flag}", highlight=False)
             for line in summary.plan.splitlines()[:4]:
                 console.print(f"    [dim]{escape(line)}[/]", highlight=False)

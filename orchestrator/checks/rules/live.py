@@ -157,7 +157,11 @@ class SeqScanOnTargetQuery(_Live):
     id = SEQ_SCAN_ON_TARGET_QUERY
     severity = Severity.WARNING
     summary = "a query pattern named in the plan runs as a sequential scan on the feature's tables after seeding"
-    why = "The plan's query patterns are EXPLAINed after seeding; a sequential scan there is a missing index."
+    why = (
+        "The plan's query patterns are EXPLAINed after seeding, with enable_seqscan off: a sequential scan that "
+        "remains is a missing index. So is an index walked end to end only to filter every row (how the planner "
+        "keeps an ORDER BY ... LIMIT when no index serves the WHERE): it reads the whole table too."
+    )
     fix = "Add the index the query needs (built CONCURRENTLY on an existing table)."
     bad = "-- plan: SELECT * FROM lesson_notes WHERE student_id = $1  (no index on student_id)"
     good = "CREATE INDEX ix_lesson_notes_student ON public.lesson_notes (student_id);"
