@@ -50,6 +50,10 @@ class DelegateConfig:
     source: str | None = None  # the file the config came from, for messages (never read from a file)
     detected: list[str] = field(default_factory=list)  # what detect_layout() chose (never read from a file)
 
+    def detection_notes(self) -> list[str]:
+        """What detect_layout() chose, as the live report's notes say it."""
+        return [f"found {what} (set it in [tool.delegate] to choose)" for what in self.detected]
+
     def path(self, repo: Path, key: str) -> Path:
         value = getattr(self, key)
         return (repo / value).resolve()

@@ -371,10 +371,17 @@ def _table_keys(elements: object) -> dict[str, set[str]]:
         elif element.contype == ConstrType.CONSTR_UNIQUE and len(columns) == 1:
             keys["unique"].update(columns)
         elif element.contype == ConstrType.CONSTR_FOREIGN and element.pktable is not None:
-            targets = [k.sval or "" for k in element.pk_attrs or () if isinstance(k, ast.String)] or ["id"]
-            for column, target in zip([a.sval for a in element.fk_attrs or ()], targets, strict=False):
+            for column, target in zip([a.sval for a in element.fk_attrs or ()], _fk_targets(element), strict=False):
                 keys.setdefault(f"references:{column}", set()).add(_referenced(element.pktable, target))
     return keys
+
+
+def _fk_targets(constraint: object) -> list[str]:
+    """The referenced columns of a FOREIGN KEY constraint (REFERENCES t with none named means its key: id)."""
+    from pglast import ast
+
+    names = [k.sval or "" for k in getattr(constraint, "pk_attrs", None) or () if isinstance(k, ast.String)]
+    return names or ["id"]
 
 
 def _referenced(table: object, column: str) -> str:
@@ -410,8 +417,7 @@ def _sql_field(column: object, keys: dict[str, set[str]]) -> FieldSpec:
         elif constraint.contype == ConstrType.CONSTR_UNIQUE:
             spec.unique = True
         elif constraint.contype == ConstrType.CONSTR_FOREIGN and constraint.pktable is not None:
-            targets = [k.sval or "" for k in constraint.pk_attrs or () if isinstance(k, ast.String)] or ["id"]
-            spec.references = _referenced(constraint.pktable, targets[0])
+            spec.references = _referenced(constraint.pktable, _fk_targets(constraint)[0])
     return spec
 
 

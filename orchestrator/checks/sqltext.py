@@ -182,6 +182,21 @@ def psql_meta_commands(text: str) -> list[PsqlMeta]:
     return [PsqlMeta(text.count("\n", 0, m.start()) + 1, m.group(0).strip()[1:]) for m in _PSQL_META.finditer(text)]
 
 
+def without_psql_meta(text: str) -> str:
+    """`text` as PostgreSQL can run it: its psql meta-command lines blanked when it has some and does not parse
+    with them; any other text as it is."""
+    from pglast import parser
+
+    blanked = blank_psql_meta(text)
+    if blanked is None:
+        return text
+    try:
+        parser.parse_sql_json(text)
+    except parser.ParseError:
+        return blanked
+    return text
+
+
 def blank_psql_meta(text: str) -> str | None:
     """`text` with its psql meta-command lines turned into blanks (same length, same lines), or None when it
     has none. Only used for a text that PostgreSQL cannot parse as it is: a line inside a string or a function

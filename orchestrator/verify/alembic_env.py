@@ -18,6 +18,8 @@ from pydantic import BaseModel, Field, PrivateAttr
 from orchestrator.config import DelegateConfig, read_ini, script_location
 from orchestrator.errors import InputError
 from orchestrator.sandbox import clean_env
+from orchestrator.verify._scratch_guard import ENV_NAME as SCRATCH_DATABASE_ENV
+from orchestrator.verify._scratch_guard import WrongDatabase
 from orchestrator.verify.process import ProcessResult, run_bounded
 from orchestrator.verify.zygote import Zygote
 
@@ -176,7 +178,7 @@ def scratch_env(libpq_url: str) -> dict[str, str]:
     sqlalchemy_url = sqlalchemy_form(libpq_url)
     values = {
         "DATABASE_URL": libpq_url,
-        "DELEGATE_SCRATCH_DATABASE": db,
+        SCRATCH_DATABASE_ENV: db,
         "SQLALCHEMY_DATABASE_URI": sqlalchemy_url,
         "SQLALCHEMY_DATABASE_URL": sqlalchemy_url,
     }
@@ -187,7 +189,7 @@ def scratch_env(libpq_url: str) -> dict[str, str]:
     return {name: value for name, value in values.items() if value}
 
 
-_WRONG_DATABASE = re.compile(r"WrongDatabase: (?P<message>[^\n]+)")
+_WRONG_DATABASE = re.compile(rf"{WrongDatabase.__name__}: (?P<message>[^\n]+)")
 
 
 def refuse_other_database(output: str, project: AlembicProject) -> None:

@@ -193,6 +193,13 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
+def trace_first(left_behind: list[SchemaDifference]) -> str:
+    """The fix of a re-upgrade that fails after the downgrade left objects behind: one cause, two findings, and
+    the trace is the one to fix first."""
+    shown = ", ".join(f"{d.what} {d.name}" for d in left_behind[:3]) + (", ..." if len(left_behind) > 3 else "")
+    return f"most likely a consequence of what the downgrade left behind ({shown}): fix that first"
+
+
 class SchemaFingerprint(BaseModel):
     """Every schema object of a database (kind -> qualified name -> attribute -> value), from pg_catalog."""
 

@@ -30,7 +30,7 @@ from orchestrator.verification import RevisionRun, StepStatus, Verification, Ver
 from orchestrator.verify.alembic_env import AlembicProject, AlembicRun, sqlalchemy_form
 from orchestrator.verify.delivered import DeliveredTests, run_delivered_tests
 from orchestrator.verify.explain import explain_patterns
-from orchestrator.verify.fingerprint import SchemaFingerprint
+from orchestrator.verify.fingerprint import SchemaDifference, SchemaFingerprint, trace_first
 from orchestrator.verify.locks import BLOCKING_MODES, LockTrace, mode_words, split_offline_sql, trace_locks
 from orchestrator.verify.models_drift import ModelsComparison, compare_models, models_module_file
 from orchestrator.verify.rls import RlsMatrix, table_has_rls
@@ -95,7 +95,7 @@ class LiveRun:
         self.verification = Verification(
             base_revision=", ".join(self.selection.base) or None,
             revisions=self.selection.under_test,
-            notes=[f"found {what} (set it in [tool.delegate] to choose)" for what in cfg.detected]
+            notes=cfg.detection_notes()
             + ([f"revisions under test: {self.selection.how}"] if self.selection.how else []),
         )
         self.findings: list[Finding] = []
@@ -109,7 +109,7 @@ class LiveRun:
         self.feature_tables: list[str] = []
         self.rendering: Future[list[AlembicRun]] | None = None
         self.upgraded_versions: list[str] = []
-        self.left_behind: list[str] = []  # what the downgrade left (kind and name), for the re-upgrade's fix
+        self.left_behind: list[SchemaDifference] = []  # what the downgrade left, for the re-upgrade's fix
 
     # ---- bookkeeping -------------------------------------------------------------------------------------------
 
@@ -328,9 +328,7 @@ class LiveRun:
                 what = "upgrade" if first else "upgrading again after the downgrade"
                 fix = "fix the revision's upgrade() so it runs on the base"
                 if not first and self.left_behind:
-                    # One cause, two findings: say which one to fix first.
-                    shown = ", ".join(self.left_behind[:3]) + (", ..." if len(self.left_behind) > 3 else "")
-                    fix = f"most likely a consequence of what the downgrade left behind ({shown}): fix that first"
+                    fix = trace_first(self.left_behind)
                 self.report_alembic_failure(rule, run, what, fix)
                 return False
         return True
@@ -390,7 +388,7 @@ class LiveRun:
                 self.graph.by_id[left[0]].rel if left and left[0] in self.graph.by_id else None,
             )
         differences = SchemaFingerprint.take(url).diff(self.base_fp)
-        self.left_behind = [f"{d.what} {d.name}" for d in differences]
+        self.left_behind = differences
         for difference in differences:
             short = difference.name.split("(")[0].rsplit(".", 1)[-1]
             file, line = self.locate(rf"\b{re.escape(short)}\b")

@@ -9,6 +9,7 @@ import psycopg
 from psycopg import sql
 from pydantic import BaseModel, Field
 
+from orchestrator.checks.sqltext import without_psql_meta
 from orchestrator.config import DelegateConfig
 from orchestrator.verify.version_tables import is_version_table
 
@@ -66,29 +67,14 @@ def _line_of(text: str, position: int | None) -> int | None:
     return text.count("\n", 0, max(position - 1, 0)) + 1
 
 
-def _without_psql_meta(text: str) -> str:
-    """A seed written for psql (`\\set ON_ERROR_STOP on` first) with its meta-commands blanked, as the static
-    half reads it; a text that PostgreSQL parses as it is stays as it is."""
-    from pglast import parser
-
-    from orchestrator.checks.sqltext import blank_psql_meta
-
-    blanked = blank_psql_meta(text)
-    if blanked is None:
-        return text
-    try:
-        parser.parse_sql_json(text)
-    except parser.ParseError:
-        return blanked
-    return text
-
-
 def run_seed(conn: psycopg.Connection[Any], path: Path, rel: str) -> SeedFailure | None:
     """Run one file as one implicit transaction (a simple query with many statements), as psql -1 would."""
     text = path.read_text(encoding="utf-8", errors="replace")
     if not text.strip():
         return None
-    text = _without_psql_meta(text)
+    text = without_psql_meta(
+        text
+    )  # a seed written for psql (`\\set ON_ERROR_STOP on` first), as the static half reads it
     try:
         conn.execute(text.encode())  # bytes: no placeholder parsing, so a literal '%' in a seed stays as written
     except psycopg.OperationalError:

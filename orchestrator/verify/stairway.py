@@ -25,7 +25,7 @@ from orchestrator.revisions import RevisionFile, RevisionGraph
 from orchestrator.spec import FeatureSpec, load_feature
 from orchestrator.verification import RevisionRun, StepStatus, Verification, VerificationStep
 from orchestrator.verify.alembic_env import AlembicProject, sqlalchemy_form
-from orchestrator.verify.fingerprint import SchemaDifference, SchemaFingerprint
+from orchestrator.verify.fingerprint import SchemaDifference, SchemaFingerprint, trace_first
 from orchestrator.verify.live import template_key
 from orchestrator.verify.worker_client import AlembicWorker, WorkerAnswer
 
@@ -382,11 +382,7 @@ class StairwayWalk:
                 f"upgrading again after the downgrade failed: {again.error}",
                 again,
                 "upgrade",
-                # One cause, two findings: the trace the downgrade left is what to fix first.
-                fix=f"most likely a consequence of what the downgrade left behind ({_differences(trace)}): fix that "
-                "first"
-                if trace
-                else "",
+                fix=trace_first(trace) if trace else "",
                 recheck=recheck,
                 run=run if first else None,
             )
@@ -723,7 +719,7 @@ class StairwayWalk:
             revisions=list(self.order),
             steps=[VerificationStep(name="stairway", status=status, seconds=round(seconds, 3), detail=summary)],
             revision_runs=runs,
-            notes=[f"found {what} (set it in [tool.delegate] to choose)" for what in self.cfg.detected]
+            notes=self.cfg.detection_notes()
             + [
                 n
                 for n in (
