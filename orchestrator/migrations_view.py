@@ -42,7 +42,7 @@ class LiveView:
             refs = len(getattr(bundle, "references", []) or [])
             line = Text.assemble(
                 ("bundle ", "bold"),
-                f"{bundle.feature_folder}: agent {bundle.agent.name} ({bundle.agent.source}), model {bundle.agent.model}, "
+                f"{bundle.spec_folder}: agent {bundle.agent.name} ({bundle.agent.source}), model {bundle.agent.model}, "
                 f"{refs} reference migration(s)",
             )
         elif kind == "round":

@@ -11,7 +11,6 @@ import contextlib
 import fcntl
 import os
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -43,6 +42,8 @@ class MigrationsOptions:
     database_url: str | None = None
     branch: str | None = None
     wall_seconds: float | None = 3600.0
+    # Stored in a recorded cassette beside the interactions (the recording script says it was scripted).
+    cassette_metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -118,7 +119,7 @@ def run_migrations(options: MigrationsOptions, observe: Observer | None = None) 
         raise InputError(f"--max-rounds {options.max_rounds}: must be 0 or more")
     cfg = load_config(repo)
     bundle = build_bundle(repo, spec.resolve(), cfg)
-    feature = bundle.feature_folder.rsplit("/", 1)[-1]
+    feature = bundle.feature
     say("bundle", bundle)
     if not bundle.needs_database_change:
         return MigrationsResult(status=STATUS_NO_CHANGE, feature=feature, message=bundle.no_change_reason or "")
@@ -149,7 +150,7 @@ def _delegate(
     from orchestrator.repair import repair_message
     from orchestrator.workspace import Workspace, free_branch_name
 
-    feature = bundle.feature_folder.rsplit("/", 1)[-1]
+    feature = bundle.feature
     branch = options.branch or f"{feature}-migrations"
     branch = free_branch_name(repo, branch)
     result = MigrationsResult(status=STATUS_AGENT_FAILED, feature=feature, branch=branch, run_dir=str(run_dir))
@@ -158,9 +159,9 @@ def _delegate(
     workspace = Workspace.create(repo, branch=branch, allowed=bundle.allowed_folders, worktrees_dir=state / "worktrees")
     keep_worktree = False
     try:
-        carried = _carry_spec_folder(repo, workspace.root, bundle.feature_folder)
+        carried = workspace.carry(bundle.spec_folder)
         if carried:
-            say("note", f"{bundle.feature_folder} is not committed yet: its files are carried into the branch")
+            say("note", f"{bundle.spec_folder} is not committed yet: {len(carried)} file(s) carried into the branch")
         prices = PriceTable.load(getattr(cfg, "prices", None) or None)
         limits = Limits(
             max_turns=options.max_turns or bundle.agent.max_turns or Limits.max_turns,
@@ -168,7 +169,7 @@ def _delegate(
             wall_seconds=options.wall_seconds,
         )
         check_options = CheckOptions(
-            repo=workspace.root, spec=Path(bundle.feature_folder), database_url=options.database_url
+            repo=workspace.root, spec=Path(bundle.spec_folder), database_url=options.database_url
         )
         with _cassette(options, model_id, bundle), Judge(check_options) as judge:
             model = AnthropicModel(
@@ -176,7 +177,7 @@ def _delegate(
                 prices=prices,
                 api_key=api_key,
                 base_url=None if options.replay else os.environ.get("ANTHROPIC_BASE_URL"),
-                max_retries=0 if options.replay else 4,
+                wait=options.replay is None,
             )
             toolbox = WorkspaceToolbox(workspace, judge.check)
             loop = AgentLoop(
@@ -313,11 +314,11 @@ def _cassette(options: MigrationsOptions, model_id: str, bundle: Any) -> Iterato
         return
     assert options.record is not None
     metadata = {
-        "feature": bundle.feature_folder,
+        "feature": bundle.spec_folder,
         "model": model_id,
         "bundle_digest": bundle.digest,
-        "base_url": "scripted" if os.environ.get("DELEGATE_SCRIPTED_API") else "anthropic",
-        "scripted": bool(os.environ.get("DELEGATE_SCRIPTED_API")),
+        "scripted": False,
+        **options.cassette_metadata,
     }
     with cassette(options.record, "record", metadata=metadata):
         yield
@@ -347,24 +348,3 @@ def _feature_lock(state: Path, feature: str) -> Iterator[None]:
         yield
     finally:
         handle.close()
-
-
-def _carry_spec_folder(repo: Path, worktree: Path, feature_folder: str) -> list[str]:
-    """Copy the feature folder's files that HEAD does not hold as they are into the worktree (an uncommitted
-    spec still reaches the agent and the branch's commit). Returns the files carried."""
-    import git
-
-    source = repo / feature_folder
-    tracked = git.Repo(repo)
-    carried: list[str] = []
-    for path in sorted(p for p in source.rglob("*") if p.is_file()):
-        rel = path.relative_to(repo).as_posix()
-        target = worktree / rel
-        if target.is_file() and target.read_bytes() == path.read_bytes():
-            continue
-        if tracked.ignored(rel):
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, target)
-        carried.append(rel)
-    return carried

@@ -1,6 +1,9 @@
 """The Anthropic Messages API behind the Model protocol: prompt caching, usage and cost, errors named for a person.
 
-The SDK is imported here and nowhere else. Caching: one breakpoint on the tools, one on the system prompt (the
+The SDK is imported here and nowhere else. Retries are this adapter's, not the SDK's (its max_retries is 0): an
+overloaded (529, 5xx), rate-limited (429), timed-out (408) or conflicting (409) answer is retried with
+exponential backoff that honours retry-after, so a recorded session holds every attempt and replays request for
+request, without the waits. Caching: one breakpoint on the tools, one on the system prompt (the
 agent definition and the bundle), and one on the newest message, so each turn reads the prefix the last one
 wrote. The history itself is never changed: the breakpoint goes on a copy of the last message.
 """
@@ -28,7 +31,8 @@ class AnthropicModel:
         prices: PriceTable,
         api_key: str | None = None,
         base_url: str | None = None,
-        max_retries: int = 4,
+        retries: int = 4,
+        wait: bool = True,
         max_tokens: int = 16_000,
         timeout: float = 600.0,
     ) -> None:
@@ -37,8 +41,11 @@ class AnthropicModel:
         self.name = model
         self.prices = prices
         self.max_tokens = max_tokens
+        self.retries = retries
+        self.wait = wait  # False on replay: a recorded retry-after is not waited for again
+        self.attempts = 0  # requests sent, retries included
         self.client: anthropic.Anthropic = anthropic.Anthropic(
-            api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout
+            api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
         )
 
     def send(self, system: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> ModelTurn:
@@ -46,8 +53,7 @@ class AnthropicModel:
 
         request = build_request(self.name, system, messages, tools, self.max_tokens)
         try:
-            raw = self.client.messages.with_raw_response.create(**request)
-            body: dict[str, Any] = raw.http_response.json()
+            body = self._create(request)
         except anthropic.APIStatusError as exc:
             raise api_error(exc, self.name) from None
         except anthropic.APIConnectionError as exc:
@@ -61,6 +67,47 @@ class AnthropicModel:
             model=str(body.get("model") or self.name),
             cost_usd=self.prices.cost(self.name, usage),
         )
+
+
+    def _create(self, request: dict[str, Any]) -> dict[str, Any]:
+        import tenacity
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(retryable),
+            stop=tenacity.stop_after_attempt(self.retries + 1),
+            wait=retry_after_or_backoff if self.wait else tenacity.wait_none(),
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                self.attempts += 1
+                raw = self.client.messages.with_raw_response.create(**request)
+                body: dict[str, Any] = raw.http_response.json()
+                return body
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+
+def retryable(exc: BaseException) -> bool:
+    """Worth another try: an overloaded or failing server, a rate limit, a timeout, a lock conflict."""
+    import anthropic
+
+    if isinstance(exc, anthropic.APIStatusError):
+        return exc.status_code in (408, 409, 429) or exc.status_code >= 500
+    return isinstance(exc, anthropic.APITimeoutError)
+
+
+def retry_after_or_backoff(state: Any) -> float:
+    """The server's retry-after (seconds, or retry-after-ms) when it sent one, capped at a minute; else 1, 2, 4 s..."""
+    exc = state.outcome.exception() if state.outcome is not None else None
+    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is not None:
+            try:
+                return min(max(float(value) * scale, 0.0), 60.0)
+            except ValueError:
+                break
+    return float(min(2 ** (state.attempt_number - 1), 30))
 
 
 def build_request(
