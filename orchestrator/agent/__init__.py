@@ -1,0 +1,1 @@
+"""The database-architect agent: its definition, tools and loop."""
