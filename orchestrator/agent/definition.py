@@ -198,7 +198,7 @@ _FRONT_MATTER = re.compile(
 
 def split_front_matter(text: str, where: str) -> tuple[dict[str, Any], str]:
     """The front matter (a mapping) and the body of a subagent file."""
-    match = _FRONT_MATTER.match(text)
+    match = _FRONT_MATTER.match(text.replace("\r\n", "\n"))  # the same prompt from a Windows checkout
     if match is None:
         raise InputError(
             f"{where}: no YAML front matter (the file must start with a line `---`, then `name:` and `description:`, "
