@@ -37,7 +37,6 @@ def emit_bundle(bundle: Bundle, output_format: str) -> None:
 
 def print_bundle(bundle: Bundle, console: Any) -> None:
     """What the agent would be given: files, sections, references chosen and why, what the budget dropped, tokens."""
-    from rich.table import Table
     from rich.text import Text
 
     console.print(
@@ -54,12 +53,10 @@ def print_bundle(bundle: Bundle, console: Any) -> None:
             Text(" (delegate migrations exits 0 and says so)", style="dim"),
         )
 
-    files = Table(title="Files", title_justify="left", show_edge=False, pad_edge=False)
-    files.add_column("document")
-    files.add_column("tokens", justify="right")
+    console.print(Text("Files", style="bold"))
     for document in bundle.documents:
-        files.add_row(document.path, f"{document.tokens:,}" if document.present else Text("missing", style="yellow"))
-    console.print(files)
+        size = f"{document.tokens:,} tokens" if document.present else "missing"
+        console.print(f"  {document.path}  {size}")
 
     agent = bundle.agent
     console.print(Text("Agent", style="bold"))
@@ -91,31 +88,23 @@ def print_bundle(bundle: Bundle, console: Any) -> None:
     console.print(f"  revision {bundle.suggested_revision_id}, down_revision {bundle.down_revision}")
     console.print(f"  runbook {bundle.runbook_path}")
 
-    references = Table(
-        title=f"References ({bundle.tokens.references:,} tokens of a {bundle.tokens.budget:,}-token budget)",
-        title_justify="left",
-        show_edge=False,
-        pad_edge=False,
+    console.print(
+        Text(
+            f"References ({bundle.tokens.references:,} tokens of a {bundle.tokens.budget:,}-token budget)", style="bold"
+        )
     )
-    references.add_column("file")
-    references.add_column("revision")
-    references.add_column("tokens", justify="right")
-    references.add_column("why")
     for migration in bundle.references:
-        references.add_row(migration.path, migration.revision, f"{migration.tokens:,}", "\n".join(migration.reasons))
-    console.print(references if bundle.references else Text("References: none (the history is empty)"))
+        console.print(f"  {migration.path}  {migration.revision}  {migration.tokens:,} tokens")
+        for reason in migration.reasons:
+            console.print(Text(f"    - {reason}", style="dim"))
+    if not bundle.references:
+        console.print("  none (the history is empty)")
     if bundle.dropped:
-        dropped = Table(title="Dropped by the budget", title_justify="left", show_edge=False, pad_edge=False)
-        dropped.add_column("file")
-        dropped.add_column("revision")
-        dropped.add_column("tokens", justify="right")
-        dropped.add_column("wanted because")
-        dropped.add_column("dropped because")
+        console.print(Text(f"Dropped by the budget ({bundle.tokens.dropped:,} tokens)", style="bold"))
         for left_out in bundle.dropped:
-            dropped.add_row(
-                left_out.path, left_out.revision, f"{left_out.tokens:,}", "\n".join(left_out.reasons), left_out.why
-            )
-        console.print(dropped)
+            console.print(f"  {left_out.path}  {left_out.revision}: {left_out.why}")
+            for reason in left_out.reasons:
+                console.print(Text(f"    - wanted: {reason}", style="dim"))
 
     tokens = bundle.tokens
     prompts = prompt_tokens(bundle)
