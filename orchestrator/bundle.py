@@ -82,7 +82,7 @@ class Layout(BaseModel):
     config_source: str | None = None  # repo-relative; None: every key at its default
     detected: list[str] = Field(default_factory=list)  # what the layout detection chose
     settings: dict[str, Any] = Field(default_factory=dict)
-    files: list[str] = Field(default_factory=list)  # tracked files under the layout's folders, sorted
+    files: list[str] = Field(default_factory=list)  # tracked files under the layout's folders and the spec folder
     files_left_out: int = 0  # beyond MAX_LISTED_FILES
 
 
@@ -220,7 +220,7 @@ def build_bundle(
         for e in feature.entities
     ]
     tables = _feature_tables(feature)
-    layout = _layout(root, cfg, notes)
+    layout = _layout(root, cfg, spec_rel)
     allowed = _allowed_folders(root, cfg, spec_rel, notes)
 
     versions = root / cfg.versions_dir
@@ -299,7 +299,8 @@ def _repo_root(repo: Path) -> Path:
 
 
 def _spec_folder(root: Path, spec: Path) -> Path:
-    folder = spec if spec.is_absolute() or spec.exists() else root / spec
+    """The feature folder: `spec` inside the repo, else as given from here (a file in it means the folder)."""
+    folder = spec if spec.is_absolute() or not (root / spec).exists() else root / spec
     if folder.is_file() and folder.suffix == ".md":
         folder = folder.parent
     if not folder.is_dir():
@@ -420,20 +421,24 @@ def _relative(root: Path, value: str) -> str | None:
     return path.relative_to(root).as_posix() if path.is_relative_to(root) else None
 
 
-def _layout(root: Path, cfg: DelegateConfig, notes: list[str]) -> Layout:
+def _layout(root: Path, cfg: DelegateConfig, spec_rel: str) -> Layout:
     settings = {k: v for k, v in asdict(cfg).items() if k in _SETTINGS}
     source = None
     if cfg.source is not None:
         source = _relative(root, cfg.source) or Path(cfg.source).name
-    folders = [cfg.versions_dir, cfg.policies_dir, *cfg.seeds_dirs, cfg.tests_dir]
+    folders = [cfg.versions_dir, cfg.policies_dir, *cfg.seeds_dirs, cfg.tests_dir, spec_rel]
     files = _tracked_files(root, [f for f in (_relative(root, f) for f in folders) if f])
+
+    def rel(value: str) -> str:  # a path outside the repo stays as configured (the allowed folders leave it out)
+        return _relative(root, value) or value
+
     return Layout(
-        alembic_ini=cfg.alembic_ini,
-        versions_dir=cfg.versions_dir,
-        policies_dir=cfg.policies_dir,
-        seeds_dirs=list(cfg.seeds_dirs),
-        tests_dir=cfg.tests_dir,
-        specs_dir=cfg.specs_dir,
+        alembic_ini=rel(cfg.alembic_ini),
+        versions_dir=rel(cfg.versions_dir),
+        policies_dir=rel(cfg.policies_dir),
+        seeds_dirs=[rel(s) for s in cfg.seeds_dirs],
+        tests_dir=rel(cfg.tests_dir),
+        specs_dir=rel(cfg.specs_dir),
         config_source=source,
         detected=list(cfg.detected),
         settings=settings,

@@ -142,6 +142,7 @@ def test_example_head_references_and_folders(example: Bundle) -> None:
     assert example.layout.settings["public_read_tables"] == ["aircraft"]
     assert "python" not in example.layout.settings  # a path on this machine: never in a prompt
     assert "api/alembic/versions/001_initial_schema.py" in example.layout.files
+    assert "specs/042-lesson-progress/plan.md" in example.layout.files
     assert example.agent.source == "bundled"
     assert example.notes == []
 
@@ -376,6 +377,7 @@ def test_a_spec_flow_repo_with_its_own_agent_and_layout(tmp_path: Path) -> None:
     ]
     task = render_task_prompt(bundle)
     assert '`down_revision = "9a0b1c2d3e4f"`' in task and "`db/policies/`" in task
+    assert str(tmp_path) not in prompts(bundle)
 
 
 def test_a_repo_below_the_git_root(tmp_path: Path) -> None:
@@ -384,8 +386,24 @@ def test_a_repo_below_the_git_root(tmp_path: Path) -> None:
     git_repo(tmp_path / "mono", files)
     bundle = build_bundle(tmp_path / "mono" / "services" / "api", Path("specs/007-notes"))
     assert bundle.spec_folder == "specs/007-notes"
-    assert bundle.layout.files == ["api/alembic/versions/001_init.py"]
+    assert bundle.layout.files == [
+        "api/alembic/versions/001_init.py",
+        "specs/007-notes/data-model.md",
+        "specs/007-notes/plan.md",
+        "specs/007-notes/spec.md",
+    ]
     assert bundle.references[0].path == "api/alembic/versions/001_init.py"
+    assert str(tmp_path) not in prompts(bundle)
+
+
+def test_the_spec_is_looked_up_in_the_repo_before_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    git_repo(tmp_path / "repo", SIMPLE_SPEC)
+    write(tmp_path / "here", {"specs/007-notes/spec.md": "# Another checkout's spec\n"})
+    monkeypatch.chdir(tmp_path / "here")
+    bundle = build_bundle(tmp_path / "repo", Path("specs/007-notes"))
+    assert bundle.document("spec.md").text == SIMPLE_SPEC["specs/007-notes/spec.md"]
 
 
 # --- no database change ----------------------------------------------------------------------------------------
