@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 VERSION = 1
 DEFAULT_TOKEN_BUDGET = 30_000  # for the reference migrations (the head's file counts, and is never dropped)
+MIN_HEAD_TOKENS = 2_000  # a head larger than the budget is cut, but never below this
 NEWEST_COUNT = 3  # the newest revisions below the head offered as references
 MAX_LISTED_FILES = 300  # of the layout's folders, in the system prompt
 CHARS_PER_TOKEN = 4
@@ -94,8 +95,9 @@ class Migration(BaseModel):
     message: str = ""  # the docstring's first line
     down_revisions: list[str] = Field(default_factory=list)
     reasons: list[str]
-    tokens: int
+    tokens: int  # of the text sent
     text: str
+    truncated: bool = False  # a head larger than the budget, cut (see reasons)
 
 
 class DroppedMigration(BaseModel):
@@ -515,7 +517,7 @@ def select_references(
     """The reference migrations, parents first, and what the budget dropped. Wanted, in this priority: the heads
     (always kept: the new revision builds on them), the first revision(s), every revision whose file names a table
     the feature creates, changes or references (newest first), the newest others. Each is taken while it fits in
-    what is left of the budget."""
+    what is left of the budget; a head that does not fit is cut to what is left (at least MIN_HEAD_TOKENS)."""
     order = graph.topological()
     position = {rev: index for index, rev in enumerate(order)}
     wanted: dict[str, list[str]] = {}
@@ -546,9 +548,20 @@ def select_references(
     for rev in sorted(wanted, key=lambda r: (rank[r], -position.get(r, 0))):
         rf = graph.by_id[rev]
         tokens = estimate_tokens(rf.source)
-        if rank[rev] == 0 or tokens <= left:
-            chosen.append(_migration(rf, wanted[rev], tokens))
+        keep = max(left, MIN_HEAD_TOKENS) if rank[rev] == 0 else left  # a head is always sent
+        if tokens <= keep:
+            chosen.append(_migration(rf, wanted[rev], rf.source))
             left -= tokens
+        elif rank[rev] == 0:
+            # A head larger than the budget (a squashed history, say) is cut at a line end.
+            keep *= CHARS_PER_TOKEN
+            cut = rf.source[: rf.source.rfind("\n", 0, keep) + 1 or keep]
+            reasons = [
+                *wanted[rev],
+                f"cut to its first {estimate_tokens(cut)} of {tokens} tokens: read_file for the rest",
+            ]
+            chosen.append(_migration(rf, reasons, cut, truncated=True))
+            left -= estimate_tokens(cut)
         else:
             dropped.append(
                 DroppedMigration(
@@ -564,15 +577,16 @@ def select_references(
     return chosen, dropped
 
 
-def _migration(rf: RevisionFile, reasons: list[str], tokens: int) -> Migration:
+def _migration(rf: RevisionFile, reasons: list[str], text: str, truncated: bool = False) -> Migration:
     return Migration(
         revision=rf.revision or rf.path.stem,
         path=rf.rel,
         message=rf.message,
         down_revisions=list(rf.down_revisions),
         reasons=reasons,
-        tokens=tokens,
-        text=rf.source,
+        tokens=estimate_tokens(text),
+        text=text,
+        truncated=truncated,
     )
 
 

@@ -305,7 +305,22 @@ def test_the_budget_drops_the_lowest_priority_first_and_says_so(tmp_path: Path) 
 def test_a_zero_budget_keeps_the_head_alone(tmp_path: Path) -> None:
     bundle = build_bundle(history_repo(tmp_path / "repo"), Path("specs/007-notes"), token_budget=0)
     assert [m.revision for m in bundle.references] == ["5f6c8d0e2a4b"]
+    assert not bundle.references[0].truncated  # smaller than the least a head keeps
     assert len(bundle.dropped) == 4
+
+
+def test_a_head_larger_than_the_budget_is_cut_at_a_line_end(tmp_path: Path) -> None:
+    big = revision("0a1f3c5e7b9d", None, 'op.create_table("projects")', "squashed history") + "# " + "y" * 97 + "\n"
+    big += ("# " + "z" * 97 + "\n") * 1000  # about 25,000 tokens
+    git_repo(tmp_path / "repo", {**SIMPLE_SPEC, "api/alembic/versions/001_squashed.py": big})
+    bundle = build_bundle(tmp_path / "repo", Path("specs/007-notes"), token_budget=3_000)
+    (head,) = bundle.references
+    assert head.truncated and big.startswith(head.text) and head.text.endswith("\n")
+    assert head.tokens <= 3_000 and head.text.count("\n") > 50
+    assert (
+        head.reasons[-1] == f"cut to its first {head.tokens} of {estimate_tokens(big)} tokens: read_file for the rest"
+    )
+    assert 'revision="0a1f3c5e7b9d" down_revision="None" truncated="true">' in render_system_prompt(bundle)
 
 
 def test_several_heads_merge_and_an_empty_history_starts_one(tmp_path: Path) -> None:
@@ -417,6 +432,8 @@ def test_a_feature_without_a_data_model_or_database_plan_needs_no_change(tmp_pat
     assert bundle.no_change_reason == "the feature has no data-model.md and there is no plan.md"
     assert (bundle.number, bundle.slug, bundle.title) == ("031", "no-data-model", "No data model")
     assert not bundle.document("data-model.md").present
+    system = render_system_prompt(bundle)  # still renders: `delegate bundle` shows it, the pipeline stops first
+    assert '<document path="specs/031-no-data-model/data-model.md" missing="true"></document>' in system
 
 
 @pytest.mark.parametrize(
