@@ -63,6 +63,15 @@ def test_default_model_is_the_newest_sonnet_the_sdk_lists() -> None:
         assert model == "claude-sonnet-5-5"
 
 
+def test_the_model_list_read_from_source_is_the_sdks_literal() -> None:
+    import typing
+
+    from anthropic.types.model_param import ModelParam
+
+    literal = next(arg for arg in typing.get_args(ModelParam) if typing.get_origin(arg) is typing.Literal)
+    assert sdk_models() == list(typing.get_args(literal))
+
+
 @pytest.mark.parametrize(
     ("family", "models", "expected"),
     [

@@ -67,8 +67,19 @@ _MODEL_ID = re.compile(
 )
 
 
+@cache
 def sdk_models() -> list[str]:
-    """Every model id the installed anthropic SDK names (the Literal inside anthropic.types.ModelParam)."""
+    """Every model id the installed anthropic SDK names (the Literal inside anthropic.types.ModelParam).
+
+    Read from the module's source with ast: importing anthropic costs seconds, and `delegate bundle` never calls
+    the API. An installation without the source file (a zipped one) is imported instead."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("anthropic")
+    folder = Path(spec.origin).parent if spec is not None and spec.origin else None
+    source = folder / "types" / "model_param.py" if folder is not None else None
+    if source is not None and source.is_file():
+        return _literal_strings(source.read_text(encoding="utf-8"))
     from anthropic.types.model_param import ModelParam
 
     found: list[str] = []
@@ -81,6 +92,17 @@ def sdk_models() -> list[str]:
                 walk(arg)
 
     walk(ModelParam)
+    return found
+
+
+def _literal_strings(source: str) -> list[str]:
+    """The strings inside every Literal[...] of a module's source."""
+    import ast
+
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Subscript) and getattr(node.value, "id", getattr(node.value, "attr", "")) == "Literal":
+            found += [c.value for c in ast.walk(node.slice) if isinstance(c, ast.Constant) and isinstance(c.value, str)]
     return found
 
 
