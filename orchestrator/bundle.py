@@ -179,7 +179,7 @@ class Bundle(BaseModel):
 def build_bundle(
     repo: Path, spec: Path, config: DelegateConfig | None = None, token_budget: int = DEFAULT_TOKEN_BUDGET
 ) -> Bundle:
-    """The bundle of the feature at `spec` (a folder, as given if it exists from here, else relative to the repo)
+    """The bundle of the feature at `spec` (a folder relative to the repo if it is there, else as given from here)
     in the git repository at `repo`. InputError (exit 2) for a missing repo, spec folder or document, a folder
     outside the repo, or a repo that is not a git work tree."""
     root = _repo_root(repo)
@@ -259,7 +259,7 @@ def build_bundle(
         dropped=sum(m.tokens for m in dropped),
     )
     counts.total = counts.documents + counts.agent + counts.layout + counts.references
-    runbook = f"{spec_rel}/runbook.md"
+    runbook = _runbook_path(cfg, spec_rel, feature.number, feature.slug, allowed)
     return Bundle(
         feature=folder.name,
         number=feature.number,
@@ -291,12 +291,17 @@ def _repo_root(repo: Path) -> Path:
     import git
 
     try:
-        git.Repo(repo, search_parent_directories=True)
+        repository = git.Repo(repo, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         raise InputError(
             f"{repo}: not a git repository; the agent works in a git worktree on a new branch of it",
             "run delegate inside the target repository (git init and commit first), or pass --repo",
         ) from None
+    if not repository.head.is_valid():
+        raise InputError(
+            f"{repo}: the git repository has no commit yet; the agent's worktree is made from HEAD",
+            "commit the repository (its migrations and the feature's spec folder) first",
+        )
     return repo.resolve()
 
 
@@ -466,6 +471,20 @@ def _allowed_folders(root: Path, cfg: DelegateConfig, spec_rel: str, notes: list
     if spec_rel not in allowed:
         allowed.append(spec_rel)
     return allowed
+
+
+def _runbook_path(cfg: DelegateConfig, spec_rel: str, number: str, slug: str, allowed: list[str]) -> str:
+    """The first of the config's runbook_paths that the agent may write (inside an allowed folder); else the
+    spec folder's runbook.md."""
+    values = {"spec": spec_rel, "slug": slug, "number": number, "name": Path(spec_rel).name}
+    for template in cfg.runbook_paths:
+        try:
+            path = template.format(**values)
+        except (KeyError, IndexError, ValueError):
+            continue  # the deliverables rule reports a template it cannot fill
+        if any(path.startswith(f"{folder}/") for folder in allowed):
+            return path
+    return f"{spec_rel}/runbook.md"
 
 
 def _tracked_files(root: Path, folders: list[str]) -> list[str]:

@@ -493,6 +493,20 @@ def test_bad_input_names_what_is_wrong(tmp_path: Path) -> None:
         build_bundle(tmp_path / "nowhere", Path("specs/007-notes"))
     with pytest.raises(InputError, match="outside the repository"):
         build_bundle(tmp_path / "repo", plain / "specs" / "007-notes")
+    git.Repo.init(plain)
+    with pytest.raises(InputError, match="no commit yet"):
+        build_bundle(plain, Path("specs/007-notes"))
+
+
+def test_the_runbook_goes_to_the_first_configured_path_the_agent_may_write(tmp_path: Path) -> None:
+    files = {
+        **SIMPLE_SPEC,
+        "delegate.toml": 'runbook_paths = ["docs/runbooks/{slug}.md", "{spec}/deploy/{number}-runbook.md"]\n',
+    }
+    git_repo(tmp_path / "repo", files)
+    bundle = build_bundle(tmp_path / "repo", Path("specs/007-notes"))
+    assert bundle.runbook_path == "specs/007-notes/deploy/007-runbook.md"  # docs/ is not an allowed folder
+    assert "The runbook at `specs/007-notes/deploy/007-runbook.md`" in render_task_prompt(bundle)
 
 
 def test_delegate_bundle_text(example_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
