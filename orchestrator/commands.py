@@ -176,10 +176,27 @@ def review(branch: Annotated[str, typer.Argument(help="A branch that `delegate m
     raise NotBuiltYet("`delegate review` is not built yet", "inspect the branch with `git log -p BRANCH`")
 
 
+class BundleFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
 @app.command()
-def bundle(spec: Annotated[Path, typer.Argument(help="The feature folder, e.g. specs/042-lesson-progress.")]) -> None:
-    """Print what the agent would be given for a feature (spec, data model, plan, reference migrations)."""
-    raise NotBuiltYet("`delegate bundle` is not built yet", "read the feature's spec folder directly for now")
+def bundle(
+    spec: Annotated[Path, typer.Argument(help="The feature folder, e.g. specs/042-lesson-progress.")],
+    repo: RepoOption = Path("."),
+    token_budget: Annotated[
+        int, typer.Option("--token-budget", min=0, help="Estimated tokens allowed for the reference migrations.")
+    ] = 30_000,
+    output_format: Annotated[BundleFormat, typer.Option("--format", help="How to print the bundle.")] = (
+        BundleFormat.text
+    ),
+) -> None:
+    """Print what the agent would be given for a feature: files, sections, reference migrations and why, tokens."""
+    from orchestrator.bundle import build_bundle
+    from orchestrator.bundle_view import emit_bundle
+
+    emit_bundle(build_bundle(repo, spec, token_budget=token_budget), output_format.value)
 
 
 @app.command()
