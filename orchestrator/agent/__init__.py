@@ -1,0 +1,1 @@
+"""The agent: the Messages API loop, its tools, and the recording of its sessions."""
