@@ -236,8 +236,9 @@ class _FreshFilePersister:
 
 def json_body(r1: Request, r2: Request) -> None:
     """vcrpy matcher: the bodies are equal as JSON (key order and spacing aside), else the first difference."""
-    first, second = _parse_body(r1.body), _parse_body(r2.body)
-    difference = first_difference(first, second)
+    # vcrpy calls matchers as (request asked for, recorded request)
+    now, recorded = _parse_body(r1.body), _parse_body(r2.body)
+    difference = first_difference(recorded, now)
     if difference is not None:
         raise AssertionError(difference)
 
@@ -335,7 +336,7 @@ class _ReplayCassette(Cassette):
 
 def _failure(matcher: Callable[[Request, Request], Any], now: Request, recorded: Request) -> str | None:
     try:
-        result = matcher(recorded, now)
+        result = matcher(now, recorded)
     except AssertionError as error:
         return str(error) or matcher.__name__
     return None if result in (None, True) else matcher.__name__
@@ -470,7 +471,8 @@ class CassetteSerializer:
         data = yaml.load(cassette_string, Loader=_Loader)
         if not isinstance(data, dict):
             raise ValueError("the file holds no cassette mapping")
-        for interaction in data.get("interactions") or []:
+        interactions = data.get("interactions")
+        for interaction in interactions if isinstance(interactions, list) else []:
             if not isinstance(interaction, dict):
                 continue
             request, response = interaction.get("request"), interaction.get("response")

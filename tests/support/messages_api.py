@@ -29,7 +29,8 @@ import hashlib
 import json
 import math
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -163,6 +164,7 @@ class ReceivedRequest:
     turn: int | None = None  # index of the script turn it took; None when the server rejected it before
     usage: Usage | None = None
     response: dict[str, Any] | None = None
+    received_at: float = field(default_factory=time.monotonic)
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -216,7 +218,6 @@ class ScriptedMessagesAPI:
         self.problems: list[str] = []
         self._next_turn = 0
         self._cache: set[str] = set()  # prefix digests written by earlier requests of the session
-        self._signatures: set[str] = set()  # signatures of thinking blocks this server produced
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -226,7 +227,9 @@ class ScriptedMessagesAPI:
     def __enter__(self) -> ScriptedMessagesAPI:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="scripted-messages-api", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="scripted-messages-api", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -547,8 +550,3 @@ def _handler_for(api: ScriptedMessagesAPI) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
-
-
-def iter_blocks(response: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    """The content blocks of a recorded response body."""
-    yield from response.get("content") or []
