@@ -329,3 +329,20 @@ def test_the_network_is_really_blocked_in_replay_tests() -> None:
         replay_client().messages.create(model=MODEL, max_tokens=10, messages=[{"role": "user", "content": "go"}])
     chain = [caught.value.__cause__, getattr(caught.value.__cause__, "__context__", None)]
     assert any(isinstance(error, NetworkBlocked) or "network blocked" in str(error) for error in chain)
+
+
+def test_a_streamed_session_records_and_replays(tmp_path: Path) -> None:
+    path = tmp_path / "streamed.yaml"
+
+    def streamed(client: anthropic.Anthropic) -> anthropic.types.Message:
+        with client.messages.stream(
+            model=MODEL, max_tokens=1024, system=SYSTEM, tools=TOOLS, messages=[{"role": "user", "content": "go"}]
+        ) as stream:
+            return stream.get_final_message()
+
+    with ScriptedMessagesAPI([SCRIPT[0]]) as api, cassette(path, "record"):
+        live = streamed(anthropic.Anthropic(base_url=api.base_url, api_key=FAKE_KEY, max_retries=0))
+    body = yaml.safe_load(path.read_text())["interactions"][0]["response"]["body"]
+    assert body["text"].startswith("event: message_start\n")  # readable, not one long quoted line
+    with network_blocked(), cassette(path, "replay"):
+        assert streamed(replay_client()).model_dump() == live.model_dump()

@@ -19,8 +19,12 @@ to 20 blocks before each breakpoint for such a prefix); a breakpoint past the re
 `input_tokens`. A shorter prefix is not cached and counts as input, as the API does (no error). Tokens are estimated
 deterministically as ceil(len(canonical JSON) / 4) per block, so a session's usage is the same on every run.
 
-Not supported: streaming (`stream: true` is answered 400; call `messages.create` without it), the dropping of earlier
-turns' thinking blocks from the input count, time-to-live expiry, server tools.
+With `stream: true` (`messages.create(stream=True)`, `messages.stream()`) the same reply is sent as server-sent
+events (message_start, content_block_start/delta/stop, message_delta, message_stop), whole, with a content-length.
+Faults are plain error responses either way, as the API answers before a stream starts.
+
+Not modelled: the dropping of earlier turns' thinking blocks from the input count, time-to-live expiry, server tools,
+errors in the middle of a stream.
 """
 
 from __future__ import annotations
@@ -319,12 +323,6 @@ class ScriptedMessagesAPI:
         for name in ("model", "max_tokens", "messages"):
             if name not in body:
                 raise _Rejected(400, "invalid_request_error", f"{name}: Field required")
-        if body.get("stream"):
-            raise _Rejected(
-                400,
-                "invalid_request_error",
-                "stream: the scripted Messages API does not stream; call messages.create without stream",
-            )
         if self.known_models is not None and body["model"] not in self.known_models:
             raise _Rejected(404, "not_found_error", f"model: {body['model']}")
         messages = body["messages"]
@@ -525,6 +523,49 @@ def _signature(session: str, thought: str) -> str:
     return hashlib.sha256(f"{session}\0{thought}".encode()).hexdigest()
 
 
+def server_sent_events(message: Mapping[str, Any]) -> bytes:
+    """A message as the stream of events the API sends for it (each delta in chunks of up to 40 characters)."""
+
+    def event(name: str, data: Mapping[str, Any]) -> str:
+        return f"event: {name}\ndata: {json.dumps({'type': name, **data})}\n\n"
+
+    def chunks(value: str) -> list[str]:
+        return [value[i : i + 40] for i in range(0, len(value), 40)] or [""]
+
+    usage = dict(message["usage"])
+    start = {**message, "content": [], "stop_reason": None, "stop_sequence": None, "stop_details": None}
+    start["usage"] = {**usage, "output_tokens": 1}
+    events = [event("message_start", {"message": start}), event("ping", {})]
+    for index, block in enumerate(message["content"]):
+        kind = block.get("type")
+        if kind == "text":
+            deltas = [{"type": "text_delta", "text": piece} for piece in chunks(block["text"])]
+            opening: Mapping[str, Any] = {**block, "text": ""}
+        elif kind == "tool_use":
+            deltas = [{"type": "input_json_delta", "partial_json": p} for p in chunks(json.dumps(block["input"]))]
+            opening = {**block, "input": {}}
+        elif kind == "thinking":
+            deltas = [{"type": "thinking_delta", "thinking": piece} for piece in chunks(block["thinking"])]
+            deltas.append({"type": "signature_delta", "signature": block["signature"]})
+            opening = {**block, "thinking": "", "signature": ""}
+        else:
+            deltas, opening = [], block
+        events.append(event("content_block_start", {"index": index, "content_block": opening}))
+        events.extend(event("content_block_delta", {"index": index, "delta": delta}) for delta in deltas)
+        events.append(event("content_block_stop", {"index": index}))
+    delta = {
+        "stop_reason": message["stop_reason"],
+        "stop_sequence": message["stop_sequence"],
+        "stop_details": message["stop_details"],
+    }
+    final_usage = {
+        k: usage[k] for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens")
+    }
+    events.append(event("message_delta", {"delta": delta, "usage": final_usage}))
+    events.append(event("message_stop", {}))
+    return "".join(events).encode()
+
+
 def _handler_for(api: ScriptedMessagesAPI) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's connection pool expects
@@ -534,9 +575,10 @@ def _handler_for(api: ScriptedMessagesAPI) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(length) if length else b""
             headers = {name.lower(): value for name, value in self.headers.items()}
             status, response_headers, payload = api.handle(self.command, self.path, headers, raw)
-            data = json.dumps(payload).encode()
+            streamed = status == 200 and api.requests[-1].body.get("stream") is True
+            data = server_sent_events(payload) if streamed else json.dumps(payload).encode()
             self.send_response(status)
-            self.send_header("content-type", "application/json")
+            self.send_header("content-type", "text/event-stream" if streamed else "application/json")
             self.send_header("content-length", str(len(data)))
             for name, value in response_headers.items():
                 self.send_header(name, value)
