@@ -18,6 +18,7 @@ from orchestrator.agent.recording import MISMATCH, CassetteMismatch, cassette, r
 from orchestrator.errors import ExitCode, InputError
 from tests.support.messages_api import ScriptedMessagesAPI, overloaded, rate_limited, reply, text, tool_use
 from tests.support.network import NetworkBlocked, network_blocked
+from tests.support.sessions import FAKE_API_KEY, scripted_cassette
 
 FAKE_KEY = "sk-ant-api03-" + "Rk4_wT-9pLmQ" * 6 + "Xy3_vB7n"  # 80 characters after the prefix, shaped like a real key
 MODEL = "claude-sonnet-5-5"
@@ -346,3 +347,21 @@ def test_a_streamed_session_records_and_replays(tmp_path: Path) -> None:
     assert body["text"].startswith("event: message_start\n")  # readable, not one long quoted line
     with network_blocked(), cassette(path, "replay"):
         assert streamed(replay_client()).model_dump() == live.model_dump()
+
+
+def test_scripted_cassette_records_with_its_metadata(tmp_path: Path) -> None:
+    path = tmp_path / "scripted.yaml"
+    with scripted_cassette(path, SCRIPT, metadata={"model": MODEL, "feature": "042-lesson-progress"}) as api:
+        run_session(anthropic.Anthropic(base_url=api.base_url, api_key=FAKE_API_KEY, max_retries=0))
+    assert read_metadata(path) | {"sdk": None} == {
+        "sdk": None,
+        "anthropic_version": anthropic._constants.ANTHROPIC_API_VERSION,
+        "recorder": read_metadata(path)["recorder"],
+        "scripted": True,
+        "server": "tests/support/messages_api.py",
+        "model": MODEL,
+        "feature": "042-lesson-progress",
+    }
+    assert FAKE_API_KEY not in path.read_text()
+    with cassette(path, "replay"):
+        run_session(replay_client())

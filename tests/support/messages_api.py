@@ -289,6 +289,7 @@ class ScriptedMessagesAPI:
                     self.problems.append(
                         f"request {len(self.requests)} came after the script's {len(self.turns)} turn(s)"
                     )
+                    response_headers["x-should-retry"] = "false"  # a script bug: say it once, not three times
                     raise _Rejected(500, "api_error", "the scripted session has no turn left for this request")
                 request.turn = self._next_turn
                 turn = self.turns[self._next_turn]
@@ -301,8 +302,6 @@ class ScriptedMessagesAPI:
                 payload = self._message(request, outcome)
             except _Rejected as rejected:
                 request.status = rejected.status
-                if rejected.status == 500 and request.turn is None:
-                    response_headers["x-should-retry"] = "false"  # a script bug: say it once, not three times
                 error = {"type": rejected.error_type, "message": rejected.message}
                 request.response = {"type": "error", "error": error, "request_id": request_id}
                 return rejected.status, response_headers, request.response
