@@ -365,3 +365,14 @@ def test_scripted_cassette_records_with_its_metadata(tmp_path: Path) -> None:
     assert FAKE_API_KEY not in path.read_text()
     with cassette(path, "replay"):
         run_session(replay_client())
+
+
+def test_a_compressed_session_is_written_readable_and_replays(tmp_path: Path) -> None:
+    path = tmp_path / "gzip.yaml"
+    with ScriptedMessagesAPI(SCRIPT, compress=True) as api, cassette(path, "record"):
+        live = run_session(anthropic.Anthropic(base_url=api.base_url, api_key=FAKE_KEY, max_retries=0))
+    response = yaml.safe_load(path.read_text())["interactions"][0]["response"]
+    assert "content-encoding" not in response["headers"]
+    assert response["body"]["json"]["content"][0]["text"] == "Let me look."
+    with network_blocked(), cassette(path, "replay"):
+        assert [m.model_dump() for m in run_session(replay_client())] == [m.model_dump() for m in live]

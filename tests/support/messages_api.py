@@ -29,6 +29,7 @@ errors in the middle of a stream.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import math
@@ -212,12 +213,14 @@ class ScriptedMessagesAPI:
         min_cacheable_tokens: int = DEFAULT_MIN_CACHEABLE_TOKENS,
         known_models: Sequence[str] | None = None,
         require_all_played: bool = True,
+        compress: bool = False,
     ) -> None:
         self.turns = list(turns)
         self.session = session
         self.min_cacheable_tokens = min_cacheable_tokens
         self.known_models = set(known_models) if known_models is not None else None
         self.require_all_played = require_all_played
+        self.compress = compress  # gzip the body when the request accepts it, as the real API does
         self.requests: list[ReceivedRequest] = []
         self.problems: list[str] = []
         self._next_turn = 0
@@ -578,6 +581,9 @@ def _handler_for(api: ScriptedMessagesAPI) -> type[BaseHTTPRequestHandler]:
             data = server_sent_events(payload) if streamed else json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("content-type", "text/event-stream" if streamed else "application/json")
+            if api.compress and "gzip" in headers.get("accept-encoding", ""):
+                data = gzip.compress(data, mtime=0)
+                self.send_header("content-encoding", "gzip")
             self.send_header("content-length", str(len(data)))
             for name, value in response_headers.items():
                 self.send_header(name, value)
