@@ -330,8 +330,16 @@ class _ReplayCassette(Cassette):
             detail = "first difference from the next recorded request: " + "; ".join(problems)
         return CassetteMismatch(
             f"{where}: {MISMATCH}\n  {detail}",
-            hint="record the session again with --record FILE (needs ANTHROPIC_API_KEY), or undo the change",
+            hint=_re_record_hint(self.recording.metadata if self.recording else {}),
         )
+
+
+def _re_record_hint(metadata: Mapping[str, Any]) -> str:
+    """How to make the cassette again: from its script when a scripted server recorded it, else with a key."""
+    if metadata.get("scripted"):
+        server = metadata.get("server") or "the scripted Messages API"
+        return f"this cassette was recorded from a script ({server}): update the script and record it again, or undo the change"
+    return "record the session again with --record FILE (needs ANTHROPIC_API_KEY), or undo the change"
 
 
 def _failure(matcher: Callable[[Request, Request], Any], now: Request, recorded: Request) -> str | None:
@@ -373,7 +381,7 @@ def _replaying(path: Path) -> Iterator[Recording]:
         except BaseException as error:
             cause = _mismatch_in_chain(error)
             if cause is not None:
-                raise (recording.mismatch or _chain_mismatch(path, cause)) from error
+                raise (recording.mismatch or _chain_mismatch(recording, cause)) from error
             raise
         if recording.mismatch is not None:
             # the caller caught it (say, as an API failure) and went on: the replay still did not match
@@ -382,7 +390,7 @@ def _replaying(path: Path) -> Iterator[Recording]:
             unplayed = len(replayed) - len(replayed.play_counts)
             raise CassetteMismatch(
                 f"{path}: {unplayed} of {len(replayed)} recorded interaction(s) were never requested: {MISMATCH}",
-                hint="record the session again with --record FILE (needs ANTHROPIC_API_KEY), or undo the change",
+                hint=_re_record_hint(recording.metadata),
             )
 
 
@@ -397,8 +405,8 @@ def _mismatch_in_chain(error: BaseException) -> CannotOverwriteExistingCassetteE
     return None
 
 
-def _chain_mismatch(path: Path, cause: CannotOverwriteExistingCassetteException) -> CassetteMismatch:
-    return CassetteMismatch(f"{path}: {MISMATCH}\n  {cause}", hint="record the session again with --record FILE")
+def _chain_mismatch(recording: Recording, cause: CannotOverwriteExistingCassetteException) -> CassetteMismatch:
+    return CassetteMismatch(f"{recording.path}: {MISMATCH}\n  {cause}", hint=_re_record_hint(recording.metadata))
 
 
 def _load_file(path: Path) -> dict[str, Any]:
