@@ -376,3 +376,21 @@ def test_a_compressed_session_is_written_readable_and_replays(tmp_path: Path) ->
     assert response["body"]["json"]["content"][0]["text"] == "Let me look."
     with network_blocked(), cassette(path, "replay"):
         assert [m.model_dump() for m in run_session(replay_client())] == [m.model_dump() for m in live]
+
+
+def test_a_session_that_fails_is_still_written(tmp_path: Path) -> None:
+    path = tmp_path / "failed.yaml"
+    with ScriptedMessagesAPI([overloaded()]) as api, pytest.raises(anthropic.OverloadedError), cassette(path, "record"):
+        run_session(anthropic.Anthropic(base_url=api.base_url, api_key=FAKE_KEY, max_retries=0))
+    interactions = yaml.safe_load(path.read_text())["interactions"]
+    assert [i["response"]["status"]["code"] for i in interactions] == [529]
+    with pytest.raises(anthropic.OverloadedError), cassette(path, "replay"):
+        run_session(replay_client())
+
+
+def test_recording_replaces_an_old_cassette(recorded: tuple[Path, list[anthropic.types.Message]]) -> None:
+    path, _ = recorded
+    with ScriptedMessagesAPI([reply(text("Nothing to do."))]) as api, cassette(path, "record"):
+        run_session(anthropic.Anthropic(base_url=api.base_url, api_key=FAKE_KEY, max_retries=0), task="other")
+    assert len(yaml.safe_load(path.read_text())["interactions"]) == 1
+    assert not list(path.parent.glob(".*.tmp"))
