@@ -142,6 +142,9 @@ class Bundle(BaseModel):
     dropped: list[DroppedMigration] = Field(default_factory=list)
     tokens: TokenCounts
     allowed_folders: list[str]
+    # The SQLAlchemy models module (a package folder or one .py file), repo-relative, when the config names one: the
+    # live check compares it with the migrated schema, so the agent must be able to declare the new tables there.
+    models_path: str | None = None
     suggested_revision_id: str
     runbook_path: str
     needs_database_change: bool = True
@@ -224,6 +227,9 @@ def build_bundle(
     tables = _feature_tables(feature)
     layout = _layout(root, cfg, spec_rel)
     allowed = _allowed_folders(root, cfg, spec_rel, notes)
+    models_path = _models_path(root, cfg)
+    if models_path is not None and models_path not in allowed:
+        allowed.append(models_path)
 
     versions = root / cfg.versions_dir
     graph = RevisionGraph.from_folder(versions, root) if versions.is_dir() else RevisionGraph([])
@@ -277,6 +283,7 @@ def build_bundle(
         dropped=dropped,
         tokens=counts,
         allowed_folders=allowed,
+        models_path=models_path,
         suggested_revision_id=suggest_revision_id(folder.name, heads, set(graph.by_id)),
         runbook_path=runbook,
         needs_database_change=needs_change,
@@ -471,6 +478,23 @@ def _allowed_folders(root: Path, cfg: DelegateConfig, spec_rel: str, notes: list
     if spec_rel not in allowed:
         allowed.append(spec_rel)
     return allowed
+
+
+def _models_path(root: Path, cfg: DelegateConfig) -> str | None:
+    """Where the `models` module of the config lives (imported with the Alembic folder's parent on sys.path, as the
+    live models step does): its package folder, or its .py file; None when there is none in the repo."""
+    if not cfg.models:
+        return None
+    module = cfg.models.partition(":")[0]
+    base = (root / cfg.alembic_ini).parent.joinpath(*module.split("."))
+    for candidate in (base, base.with_suffix(".py")):
+        found = candidate if candidate.suffix == ".py" else candidate / "__init__.py"
+        if found.is_file() and not found.is_symlink():
+            try:
+                return candidate.resolve().relative_to(root.resolve()).as_posix()
+            except ValueError:
+                return None
+    return None
 
 
 def _runbook_path(cfg: DelegateConfig, spec_rel: str, number: str, slug: str, allowed: list[str]) -> str:

@@ -136,7 +136,9 @@ def test_example_head_references_and_folders(example: Bundle) -> None:
         "seeds",
         "api/tests/migrations",
         "specs/042-lesson-progress",
+        "api/app/models",
     ]
+    assert example.models_path == "api/app/models"  # the live check compares it with the schema
     assert example.runbook_path == "specs/042-lesson-progress/runbook.md"
     assert example.layout.config_source == "pyproject.toml"
     assert example.layout.settings["public_read_tables"] == ["aircraft"]
