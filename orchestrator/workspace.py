@@ -183,7 +183,7 @@ class Workspace:
         """
         repo_path = Path(repo).resolve()
         try:
-            handle = git.Repo(repo_path)
+            handle = git.Repo(repo_path, search_parent_directories=True)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
             raise WorkspaceError(
                 f"{repo_path} is not a git repository", "run delegate from the root of the application's git repository"
