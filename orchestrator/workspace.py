@@ -164,6 +164,7 @@ class Workspace:
         self.limits = limits or Limits()
         self._tracked = frozenset(tracked)
         self._written: set[str] = set()
+        self._carried: set[str] = set()
 
     # -- making and ending it --------------------------------------------------------------------------------
 
@@ -245,16 +246,64 @@ class Workspace:
         if not keep_branch and _branch_exists(handle, self.branch):
             handle.git.branch("-D", self.branch)
 
+    def carry(self, folder: str) -> list[str]:
+        """Copy the files of the user's `folder` (repo-relative, e.g. the feature's spec folder) that HEAD does not
+        hold as they are into the worktree: an uncommitted spec still reaches the agent and the branch's commit.
+
+        The user's tree is only read. Ignored files, symlinks, secret-looking names and files that are not bounded
+        UTF-8 text are left behind. Returns the repo-relative paths carried, sorted; they become readable.
+        """
+        rel_folder = normalise_path(folder)
+        handle = git.Repo(self.repo)
+        source = self.repo / rel_folder
+        if not source.is_dir() or source.is_symlink():
+            return []
+        carried: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(source, followlinks=False):
+            dirnames[:] = sorted(d for d in dirnames if d.casefold() != ".git")
+            for name in sorted(filenames):
+                path = Path(dirpath) / name
+                rel = path.relative_to(self.repo).as_posix()
+                try:
+                    normalise_path(rel)
+                    self._no_symlink(rel, rel)
+                except ToolRefused:
+                    continue
+                if path.is_symlink() or not path.is_file() or handle.ignored(rel):
+                    continue
+                data = path.read_bytes()
+                target = self.root / rel
+                if target.is_file() and not target.is_symlink() and target.read_bytes() == data:
+                    continue
+                if (
+                    len(data) > self.limits.max_file_bytes
+                    or b"\0" in data
+                    or _SECRET_CONTENT.search(data.decode("latin-1"))
+                ):
+                    continue
+                try:
+                    data.decode("utf-8")
+                    self._store(rel, data, rel, record=False)
+                except (UnicodeDecodeError, ToolRefused):
+                    continue
+                self._carried.add(rel)
+                carried.append(rel)
+        return sorted(carried)
+
     def commit(self, message: str) -> str:
-        """Commit what the agent wrote on the workspace branch (and nothing else moves); returns the sha."""
+        """Commit what the agent wrote (and what `carry` brought in) on the workspace branch; nothing else moves.
+        Returns the sha."""
         if not message.strip():
             raise WorkspaceError("the commit message is empty", "pass a message that says what the change does")
-        if not self._written:
-            raise WorkspaceError(f"nothing to commit in {self.root}: the agent wrote no file", "run the agent first")
+        nothing = WorkspaceError(f"nothing to commit in {self.root}: the agent changed no file", "run the agent first")
+        if not self._written | self._carried:
+            raise nothing
         handle = git.Repo(self.root)
         name, email = _author(handle)
         # -f: a file the checks proved is committed even if a .gitignore would hide it.
-        handle.git.execute(["git", *_GIT_SAFE, "add", "-f", "--", *sorted(self._written)])
+        handle.git.execute(["git", *_GIT_SAFE, "add", "-f", "--", *sorted(self._written | self._carried)])
+        if not handle.git.diff("--cached", "--name-only"):
+            raise nothing
         handle.git.execute(
             [
                 "git",
@@ -298,7 +347,7 @@ class Workspace:
     def read_file(self, path: object) -> str:
         """The text of a tracked or written file."""
         rel = normalise_path(path)
-        if rel not in self._tracked and rel not in self._written:
+        if rel not in self._tracked and rel not in self._written and rel not in self._carried:
             raise ToolRefused(
                 f"cannot read {_describe(path)}: only the repository's tracked files and the files you wrote can be "
                 "read; list_files shows them"
@@ -343,7 +392,7 @@ class Workspace:
 
     def _readable_names(self) -> list[str]:
         names = []
-        for name in self._tracked | self._written:
+        for name in self._tracked | self._written | self._carried:
             try:
                 normalise_path(name)
             except ToolRefused:
@@ -430,7 +479,7 @@ class Workspace:
             )
         return data
 
-    def _store(self, rel: str, data: bytes, shown: object) -> None:
+    def _store(self, rel: str, data: bytes, shown: object, *, record: bool = True) -> None:
         """Write atomically: a temporary file in the same folder, then a rename over the old entry (never through
         a hard link or whatever else the old entry was)."""
         target = self.root / rel
@@ -458,7 +507,8 @@ class Workspace:
                 raise
         except OSError as exc:
             raise ToolRefused(f"cannot write {_describe(shown)}: {exc.strerror}") from None
-        self._written.add(rel)
+        if record:
+            self._written.add(rel)
 
 
 def free_branch_name(repo: Path | str, wanted: str) -> str:

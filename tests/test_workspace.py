@@ -303,3 +303,36 @@ def _refusal(call, *args: object) -> str:  # type: ignore[no-untyped-def]
 def _branches(repo: Path) -> dict[str, str]:
     lines = git.Repo(repo).git.for_each_ref("--format=%(refname:short) %(objectname)", "refs/heads").splitlines()
     return dict(line.split(" ") for line in lines)
+
+
+def test_carry_brings_an_uncommitted_spec_into_the_branch(repo: Path, ws: Workspace, tmp_path: Path) -> None:
+    spec = repo / "specs/042-lesson-progress"
+    (spec / "plan.md").write_text("# Plan, not committed yet\n")
+    (spec / "spec.md").write_text("# Lesson progress, edited\n")
+    (spec / "data-model.md").write_text("# Data model\n")  # as HEAD has it: not carried
+    (spec / ".env.local").write_text(f"K={SECRET_MARKER}\n")
+    (spec / "key.txt").write_text(f"-----BEGIN PRIVATE KEY-----\n{SECRET_MARKER}\n")
+    (spec / "logo.png").write_bytes(b"\x89PNG\x00\x00")
+    os.symlink(tmp_path / "outside" / "secret.txt", spec / "linked.md")
+    before = repo_state(repo)
+    assert ws.carry("specs/042-lesson-progress") == [
+        "specs/042-lesson-progress/plan.md",
+        "specs/042-lesson-progress/spec.md",
+    ]
+    assert repo_state(repo) == before
+    assert ws.read_file("specs/042-lesson-progress/plan.md") == "# Plan, not committed yet\n"
+    assert ws.written() == []  # the agent wrote nothing yet
+    ws.write_file("seeds/lessons.sql", "select 1;\n")
+    commit = git.Repo(repo).commit(ws.commit("with the spec"))
+    assert sorted(commit.stats.files) == [
+        "seeds/lessons.sql",
+        "specs/042-lesson-progress/plan.md",
+        "specs/042-lesson-progress/spec.md",
+    ]
+    assert ws.carry("specs/none") == []
+
+
+def test_commit_of_unchanged_files_says_nothing_to_commit(ws: Workspace) -> None:
+    ws.write_file("seeds/base.sql", TRACKED["seeds/base.sql"])
+    with pytest.raises(WorkspaceError, match="nothing to commit"):
+        ws.commit("no change")
