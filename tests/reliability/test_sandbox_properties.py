@@ -12,7 +12,7 @@ from typing import Any
 
 import git
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from support.git_repos import ALLOWED, SECRET_MARKER, TRACKED, make_repo, tree_snapshot
 
@@ -96,6 +96,8 @@ HOSTILE = [
 ]
 PREFIXES = ["", "/", "~/", "./", "../", "../../", "{root}/", "{outside}/", "{repo}/", "{repo}/.git/", "{base}/"]
 TRACKED_OR_NEAR = sorted(TRACKED) + ["docs/outside-link.txt", "docs/outside-dir/secret.txt", "untracked-notes.txt"]
+# a few names that succeed, so that reads and edits also meet what earlier calls wrote
+PLAIN = ["seeds/a.sql", "seeds/base.sql", "api/alembic/versions/0002_lessons.py", "specs/042-lesson-progress/plan.md"]
 
 
 def _join(prefix: str, parts: list[str]) -> str:
@@ -113,6 +115,8 @@ paths = st.one_of(
         st.lists(st.sampled_from(HOSTILE) | st.text(name_chars, min_size=1, max_size=12), min_size=1, max_size=3),
     ),
     st.sampled_from(TRACKED_OR_NEAR),
+    st.sampled_from(PLAIN),
+    st.sampled_from(PLAIN),
     st.builds(
         lambda folder, name: f"{folder}/{name}.sql",
         st.sampled_from(ALLOWED),
@@ -258,6 +262,7 @@ def test_hostile_tool_calls_never_escape_the_sandbox(
         before_ws = tree_snapshot(ws.root)
         outcome = box.run(name, tool_input)
         assert isinstance(outcome, ToolOutcome)
+        event(f"{name if name in TOOL_NAMES else 'unknown tool'}: {'refused' if outcome.is_error else 'done'}")
         assert SECRET_MARKER not in outcome.content.replace(f"{SECRET_MARKER}-is-mine", "")
         if outcome.is_error:
             assert outcome.content  # says why
