@@ -82,8 +82,9 @@ def _describe(path: object) -> str:
     return text
 
 
-def normalise_path(path: object, *, allow_root: bool = False) -> str:
-    """The repo-relative POSIX form of a path the agent sent, or ToolRefused saying why it is not one.
+def normalise_path(path: object, *, folder: bool = False) -> str:
+    """The repo-relative POSIX form of a path the agent sent, or ToolRefused saying why it is not one. A `folder`
+    may be the root ('' or '.'), and its last name is judged as a folder's (specs/042-secret-sharing is fine).
 
     Only the lexical checks live here (no filesystem access): type, characters, absolute and home paths, `..`,
     `.git` in any case or Unicode disguise, secret-looking names. Symlinks are checked against the disk later.
@@ -97,7 +98,7 @@ def normalise_path(path: object, *, allow_root: bool = False) -> str:
         raise ToolRefused(
             f"path {shown} contains a control, format or unusual space character: use plain printable characters"
         )
-    if unicodedata.normalize("NFKC", path) != path or unicodedata.normalize("NFC", path) != path:
+    if unicodedata.normalize("NFKC", path) != path:
         raise ToolRefused(
             f"path {shown} contains characters that stand for others (full-width or compatibility forms): "
             "spell it with ordinary characters"
@@ -112,7 +113,7 @@ def normalise_path(path: object, *, allow_root: bool = False) -> str:
         raise ToolRefused(f"path {shown} is absolute: paths are relative to the repository root, e.g. 'specs'")
     parts = [p for p in path.split("/") if p not in ("", ".")]
     if not parts:
-        if allow_root:
+        if folder:
             return ""
         raise ToolRefused(f"path {shown} names no file: give a repo-relative file path")
     for part in parts:
@@ -124,7 +125,7 @@ def normalise_path(path: object, *, allow_root: bool = False) -> str:
             raise ToolRefused(f"path {shown} has a name longer than {_MAX_COMPONENT_BYTES} bytes: shorten it")
         if part.casefold() == ".git":
             raise ToolRefused(f"path {shown} goes through .git: git's own files are never read or written")
-    if _secret_looking(parts):
+    if _secret_looking(parts, folder=folder):
         raise ToolRefused(
             f"path {shown} looks like a secret or credential file: such files are never read or written, since "
             "what you read is sent to the model provider"
@@ -132,10 +133,12 @@ def normalise_path(path: object, *, allow_root: bool = False) -> str:
     return "/".join(parts)
 
 
-def _secret_looking(parts: Sequence[str]) -> bool:
+def _secret_looking(parts: Sequence[str], *, folder: bool) -> bool:
     folded = [p.casefold() for p in parts]
-    if any(_SECRET_DIR.match(p) for p in folded[:-1]):
+    if any(_SECRET_DIR.match(p) for p in (folded if folder else folded[:-1])):
         return True
+    if folder:
+        return False
     name = folded[-1]
     if _SECRET_FILE.match(name) or _SECRET_DIR.match(name):
         return True
@@ -253,7 +256,7 @@ class Workspace:
         The user's tree is only read. Ignored files, symlinks, secret-looking names and files that are not bounded
         UTF-8 text are left behind. Returns the repo-relative paths carried, sorted; they become readable.
         """
-        rel_folder = normalise_path(folder)
+        rel_folder = normalise_path(folder, folder=True)
         handle = git.Repo(self.repo)
         source = self.repo / rel_folder
         if not source.is_dir() or source.is_symlink():
@@ -329,7 +332,7 @@ class Workspace:
 
     def list_files(self, path: object = "") -> str:
         """The tracked and written files under the folder `path` ('' or '.' for the root), one per line, sorted."""
-        rel = normalise_path(path, allow_root=True)
+        rel = normalise_path(path, folder=True)
         if rel:
             self._no_symlink(rel, path)
         prefix = rel + "/" if rel else ""
@@ -533,9 +536,14 @@ def _branch_exists(handle: git.Repo, branch: str) -> bool:
 def _normalise_allowed(allowed: Sequence[str]) -> Iterable[str]:
     for folder in allowed:
         try:
-            rel = normalise_path(folder)
+            rel = normalise_path(folder, folder=True)
         except ToolRefused as exc:
             raise WorkspaceError(f"allowed folder {folder!r} is not a plain repo-relative folder: {exc}") from None
+        if not rel:
+            raise WorkspaceError(
+                "the repository root cannot be an allowed folder",
+                "allow the feature's folders, e.g. api/alembic/versions",
+            )
         yield rel
 
 

@@ -64,6 +64,8 @@ def test_create_refuses_what_is_not_a_repo_root_with_a_commit(tmp_path: Path) ->
         Workspace.create(root, branch="bad..name", allowed=ALLOWED, worktrees_dir=tmp_path / "wt")
     with pytest.raises(WorkspaceError, match="allowed folder"):
         Workspace.create(root, branch="b", allowed=["../elsewhere"], worktrees_dir=tmp_path / "wt")
+    with pytest.raises(WorkspaceError, match="root cannot be an allowed folder"):
+        Workspace.create(root, branch="b", allowed=["."], worktrees_dir=tmp_path / "wt")
 
 
 def test_reads_reach_tracked_and_written_files_only(ws: Workspace) -> None:
@@ -287,7 +289,11 @@ def test_remove_drops_the_worktree_and_branch(repo: Path, ws: Workspace) -> None
 
 def test_normalise_path_is_the_lexical_half_of_the_guard() -> None:
     assert normalise_path("./a//b/./c.py") == "a/b/c.py"
-    assert normalise_path(".", allow_root=True) == ""
+    assert normalise_path(".", folder=True) == ""
+    assert normalise_path("specs/042-secret-sharing", folder=True) == "specs/042-secret-sharing"
+    assert normalise_path("specs/042-secret-sharing/spec.md") == "specs/042-secret-sharing/spec.md"
+    with pytest.raises(ToolRefused, match="secret"):
+        normalise_path("home/.ssh", folder=True)
     assert normalise_path("specs/042-café/spec.md") == "specs/042-café/spec.md"  # composed accents are fine
     assert normalise_path("api/alembic/versions/0042_add_api_secrets.py")  # a source file may name secrets
     with pytest.raises(ToolRefused, match="stand for others"):
