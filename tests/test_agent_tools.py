@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import jsonschema
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support.git_repos import ALLOWED, SECRET_MARKER, make_repo
 
 from orchestrator.agent.tools import TOOL_NAMES, TOOL_SCHEMAS, ToolOutcome, WorkspaceToolbox
@@ -187,3 +190,29 @@ def test_a_judge_that_cannot_check_is_a_tool_error(workspace: Workspace) -> None
     assert outcome.is_error
     assert outcome.content.startswith("run_checks failed: api/alembic/versions/0002.py: cannot import")
     assert str(workspace.root) not in outcome.content
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+tool_inputs = json_values | json_values.map(json.dumps) | st.text(max_size=40) | st.binary(max_size=20)
+tool_names = st.sampled_from([*TOOL_NAMES, "", "Read", "bash", "submit\x00"]) | st.text(max_size=12)
+
+
+@pytest.fixture(scope="module")
+def shared_workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    base = tmp_path_factory.mktemp("tools")
+    return Workspace.create(make_repo(base), branch="fuzz", allowed=ALLOWED, worktrees_dir=base / "wt")
+
+
+@settings(max_examples=150, deadline=None)
+@given(name=tool_names, tool_input=tool_inputs)
+def test_run_never_raises_whatever_the_model_sends(shared_workspace: Workspace, name: str, tool_input: object) -> None:
+    outcome = WorkspaceToolbox(shared_workspace, FakeJudge(GREEN)).run(name, tool_input)
+    assert isinstance(outcome, ToolOutcome)
+    assert outcome.content
+    assert SECRET_MARKER not in outcome.content
+    if name not in TOOL_NAMES:
+        assert outcome.is_error
