@@ -214,6 +214,14 @@ class Workspace:
             )
         folders = tuple(_normalise_allowed(allowed))
         worktrees = Path(worktrees_dir).resolve()
+        git_dir = (repo_path / handle.git.rev_parse("--git-common-dir")).resolve()  # an absolute one stays as it is
+        if worktrees.is_relative_to(repo_path) and not worktrees.is_relative_to(git_dir):
+            rel = worktrees.relative_to(repo_path).as_posix()
+            if rel == "." or not handle.ignored(rel + "/"):
+                raise WorkspaceError(
+                    f"the worktrees folder {worktrees} is inside your working tree, where it would show up as changes",
+                    "put it outside the working tree (delegate's default is inside .git) or list it in .gitignore",
+                )
         worktrees.mkdir(parents=True, exist_ok=True)
         root = worktrees / branch.replace("/", "-")
         if root.exists() or root.is_symlink():

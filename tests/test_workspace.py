@@ -64,6 +64,11 @@ def test_create_refuses_what_is_not_a_repo_root_with_a_commit(tmp_path: Path) ->
         Workspace.create(root, branch="bad..name", allowed=ALLOWED, worktrees_dir=tmp_path / "wt")
     with pytest.raises(WorkspaceError, match="allowed folder"):
         Workspace.create(root, branch="b", allowed=["../elsewhere"], worktrees_dir=tmp_path / "wt")
+    with pytest.raises(WorkspaceError, match="inside your working tree"):
+        Workspace.create(root, branch="b", allowed=ALLOWED, worktrees_dir=root / ".delegate")
+    (root / ".gitignore").write_text(".delegate/\n")  # ignored (even uncommitted): it would not show up
+    Workspace.create(root, branch="b", allowed=ALLOWED, worktrees_dir=root / ".delegate").remove()
+    Workspace.create(root, branch="b", allowed=ALLOWED, worktrees_dir=root / ".git" / "delegate").remove()
     with pytest.raises(WorkspaceError, match="root cannot be an allowed folder"):
         Workspace.create(root, branch="b", allowed=["."], worktrees_dir=tmp_path / "wt")
 
