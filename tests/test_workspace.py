@@ -347,3 +347,17 @@ def test_commit_of_unchanged_files_says_nothing_to_commit(ws: Workspace) -> None
     ws.write_file("seeds/base.sql", TRACKED["seeds/base.sql"])
     with pytest.raises(WorkspaceError, match="nothing to commit"):
         ws.commit("no change")
+
+
+def test_a_branch_taken_between_the_check_and_the_worktree_is_a_clear_error(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = Workspace.create(repo, branch="delegate/042", allowed=ALLOWED, worktrees_dir=tmp_path / "first")
+    other.write_file("seeds/mine.sql", "select 1;\n")
+    monkeypatch.setattr("orchestrator.workspace._branch_exists", lambda handle, branch: False)  # lost the race
+    with pytest.raises(WorkspaceError) as caught:
+        Workspace.create(repo, branch="delegate/042", allowed=ALLOWED, worktrees_dir=tmp_path / "second")
+    assert "git could not make the worktree for branch 'delegate/042'" in str(caught.value)
+    assert "another delegate run may be using this branch" in str(caught.value)
+    assert (other.root / "seeds/mine.sql").read_text() == "select 1;\n"  # the first run's work is intact
+    assert git.Repo(other.root).active_branch.name == "delegate/042"
