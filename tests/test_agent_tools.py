@@ -216,3 +216,39 @@ def test_run_never_raises_whatever_the_model_sends(shared_workspace: Workspace, 
     assert SECRET_MARKER not in outcome.content
     if name not in TOOL_NAMES:
         assert outcome.is_error
+
+
+def test_run_checks_with_the_real_static_judge_on_the_example_app(tmp_path: Path) -> None:
+    """The toolbox over the real judge (static half): a flawed migration written through the tools is reported with
+    repo-relative places and the same text each time; fixing it through edit_file turns the checks green."""
+    from helpers_example import FEATURE_SPEC, SOLUTION_042, make_example_repo
+
+    from orchestrator.check import CheckOptions, run_check
+
+    repo = make_example_repo(tmp_path, with_solution=False)
+    allowed = ["api/alembic/versions", "api/sql/policies", "seeds", "api/tests/migrations", FEATURE_SPEC]
+    ws = Workspace.create(repo, branch="real-judge", allowed=allowed, worktrees_dir=tmp_path / "wt")
+    box = WorkspaceToolbox(ws, lambda: run_check(CheckOptions(repo=ws.root, spec=Path(FEATURE_SPEC), static_only=True)))
+    for src in sorted(p for p in SOLUTION_042.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        rel = src.relative_to(SOLUTION_042).as_posix()
+        if any(rel.startswith(folder + "/") for folder in allowed):
+            assert not box.run("write_file", {"path": rel, "content": src.read_text()}).is_error
+    migration = "api/alembic/versions/002_lesson_progress.py"
+    solution = (SOLUTION_042 / migration).read_text()
+    good_downgrade = solution[solution.index("def downgrade() -> None:") :]
+    flawed = solution.replace(good_downgrade, "def downgrade() -> None:\n    pass\n")
+    assert not box.run("write_file", {"path": migration, "content": flawed}).is_error
+
+    red = box.run("run_checks", {})
+    assert not red.is_error
+    assert red.content.startswith("The checks are red:")
+    assert f"] {migration}:" in red.content
+    assert str(tmp_path) not in red.content and str(ws.root) not in red.content
+    assert box.run("run_checks", {}) == red  # the same work gives the same text
+    assert box.last_report is not None and box.last_report.blocking
+
+    fixed = box.run(
+        "edit_file", {"path": migration, "old": "def downgrade() -> None:\n    pass\n", "new": good_downgrade}
+    )
+    assert not fixed.is_error, fixed.content
+    assert box.run("run_checks", {}).content.startswith("No blocking finding")
