@@ -8,6 +8,7 @@ and process ids are left out or replaced by a placeholder.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
@@ -52,9 +53,14 @@ def scrub(text: str, root: Path | str | None = None) -> str:
     return text
 
 
-def findings_for_agent(report: CheckReport, *, root: Path | str | None = None) -> str:
+def findings_for_agent(
+    report: CheckReport, *, root: Path | str | None = None, writable: Sequence[str] | None = None
+) -> str:
     """The report as text for the agent: blocking findings first (rule, file:line, message, fix), then warnings
-    briefly, then the failed verification steps and RLS matrix cells. The same report gives the same text."""
+    briefly, then the failed verification steps and RLS matrix cells. The same report gives the same text.
+
+    `root` (the workspace) turns absolute paths under it into repo-relative ones; `writable` (the allowed folders)
+    marks the blocking findings pinned to a file the agent cannot write, so it fixes them from its own side."""
     errors = sorted((f for f in report.findings if f.severity is Severity.ERROR), key=_order)
     warnings = sorted((f for f in report.findings if f.severity is Severity.WARNING), key=_order)
     lines = [_headline(len(errors), len(warnings))]
@@ -64,6 +70,10 @@ def findings_for_agent(report: CheckReport, *, root: Path | str | None = None) -
             lines.append(f"{n}. [{f.rule}] {_where(f, root)}: {scrub(f.message, root)}")
             if f.fix:
                 lines.append(f"   fix: {scrub(f.fix, root)}")
+            if writable is not None and f.file and not any(f.file.startswith(w.rstrip("/") + "/") for w in writable):
+                lines.append(
+                    "   note: that file is outside the folders you may write; make your own files agree with it"
+                )
         lines += _more(len(errors), MAX_BLOCKING, "blocking findings")
     if warnings:
         lines += ["", "Warnings (not blocking; fix them if it is cheap):"]
@@ -89,7 +99,14 @@ def findings_for_agent(report: CheckReport, *, root: Path | str | None = None) -
     return "\n".join(lines)
 
 
-def repair_message(report: CheckReport, round_no: int, max_rounds: int, *, root: Path | str | None = None) -> str:
+def repair_message(
+    report: CheckReport,
+    round_no: int,
+    max_rounds: int,
+    *,
+    root: Path | str | None = None,
+    writable: Sequence[str] | None = None,
+) -> str:
     """The message that opens repair round `round_no` (1-based) of at most `max_rounds`."""
     if not 1 <= round_no <= max_rounds:
         raise ValueError(f"repair round {round_no} is outside 1..{max_rounds}")
@@ -102,7 +119,7 @@ def repair_message(report: CheckReport, round_no: int, max_rounds: int, *, root:
             max_rounds=max_rounds,
             rounds_left=max_rounds - round_no,
             blocking=blocking,
-            findings=findings_for_agent(report, root=root),
+            findings=findings_for_agent(report, root=root, writable=writable),
         )
         .strip()
         + "\n"

@@ -74,3 +74,19 @@ def test_repair_message_names_the_round_and_what_to_do() -> None:
     assert repair_message(_report(), 2, 3) == repair_message(_report(), 2, 3)
     with pytest.raises(ValueError):
         repair_message(_report(), 4, 3)
+
+
+def test_findings_on_files_the_agent_cannot_write_say_so() -> None:
+    report = CheckReport(
+        findings=[
+            Finding(rule="models-drift", severity=Severity.ERROR, file="api/app/models/__init__.py", message="m"),
+            Finding(rule="downgrade-missing", severity=Severity.ERROR, file="api/alembic/versions/2.py", message="d"),
+            Finding(rule="deliverable-missing", severity=Severity.ERROR, message="no seed"),
+        ]
+    )
+    text = findings_for_agent(report, writable=["api/alembic/versions", "seeds"])
+    assert text.count("note: that file is outside the folders you may write") == 1
+    lines = text.splitlines()
+    drift = next(n for n, line in enumerate(lines) if "[models-drift]" in line)
+    assert lines[drift + 1].startswith("   note: that file is outside")
+    assert "note:" not in findings_for_agent(report)

@@ -152,7 +152,7 @@ class WorkspaceToolbox:
             return ws.edit_file(args["path"], args["old"], args["new"])
         if name == "run_checks":
             self.last_report = self.judge()
-            return findings_for_agent(self.last_report, root=ws.root)
+            return findings_for_agent(self.last_report, root=ws.root, writable=ws.allowed)
         assert name == "submit"
         self.submitted = args["summary"]
         return (
