@@ -25,8 +25,8 @@ from orchestrator.errors import InputError
 
 DEFAULT_AUTHOR = ("delegate", "delegate@localhost")
 
-# Hooks of the user's repo would run code (theirs, on the agent's files) inside our process tree at checkout and
-# commit; signing could stop at a passphrase prompt. A person reviews, and may re-sign, the branch.
+# Hooks of the user's repo would run code (theirs, on the agent's files) inside our process tree at checkout, ref
+# updates and commit; signing could stop at a passphrase prompt. A person reviews, and may re-sign, the branch.
 _GIT_SAFE = ("-c", "core.hooksPath=/dev/null", "-c", "commit.gpgsign=false")
 
 _MAX_PATH_CHARS = 400
@@ -229,7 +229,7 @@ class Workspace:
                 f"the worktree folder {root} already exists", "remove it (git worktree remove) or choose another branch"
             )
         try:
-            handle.git.execute(["git", *_GIT_SAFE, "worktree", "add", "--quiet", "-b", branch, str(root), base_commit])
+            _git(handle, "worktree", "add", "--quiet", "-b", branch, str(root), base_commit)
         except git.GitCommandError as exc:
             detail = (exc.stderr or "").strip().removeprefix("stderr:").strip().strip("'")
             raise WorkspaceError(
@@ -252,10 +252,10 @@ class Workspace:
         """Delete the worktree, and its branch unless `keep_branch` (the branch is the result once committed)."""
         handle = git.Repo(self.repo)
         with contextlib.suppress(git.GitCommandError):
-            handle.git.worktree("remove", "--force", "--force", str(self.root))
-        handle.git.worktree("prune")
+            _git(handle, "worktree", "remove", "--force", "--force", str(self.root))
+        _git(handle, "worktree", "prune")
         if not keep_branch and _branch_exists(handle, self.branch):
-            handle.git.branch("-D", self.branch)
+            _git(handle, "branch", "-D", self.branch)
 
     def carry(self, folder: str) -> list[str]:
         """Copy the files of the user's `folder` (repo-relative, e.g. the feature's spec folder) that HEAD does not
@@ -312,23 +312,20 @@ class Workspace:
         handle = git.Repo(self.root)
         name, email = _author(handle)
         # -f: a file the checks proved is committed even if a .gitignore would hide it.
-        handle.git.execute(["git", *_GIT_SAFE, "add", "-f", "--", *sorted(self._written | self._carried)])
+        _git(handle, "add", "-f", "--", *sorted(self._written | self._carried))
         if not handle.git.diff("--cached", "--name-only"):
             raise nothing
-        handle.git.execute(
-            [
-                "git",
-                *_GIT_SAFE,
-                "-c",
-                f"user.name={name}",
-                "-c",
-                f"user.email={email}",
-                "commit",
-                "--quiet",
-                "--no-verify",
-                "-m",
-                message,
-            ]
+        _git(
+            handle,
+            "-c",
+            f"user.name={name}",
+            "-c",
+            f"user.email={email}",
+            "commit",
+            "--quiet",
+            "--no-verify",
+            "-m",
+            message,
         )
         return handle.git.rev_parse("HEAD")
 
@@ -531,6 +528,11 @@ def free_branch_name(repo: Path | str, wanted: str) -> str:
     while _branch_exists(handle, f"{wanted}-{n}"):
         n += 1
     return f"{wanted}-{n}"
+
+
+def _git(handle: git.Repo, *args: str) -> str:
+    """Run git in `handle`'s folder with the user's hooks off and no signing (see _GIT_SAFE)."""
+    return str(handle.git.execute(["git", *_GIT_SAFE, *args]))
 
 
 def _branch_exists(handle: git.Repo, branch: str) -> bool:

@@ -361,3 +361,12 @@ def test_a_branch_taken_between_the_check_and_the_worktree_is_a_clear_error(
     assert "another delegate run may be using this branch" in str(caught.value)
     assert (other.root / "seeds/mine.sql").read_text() == "select 1;\n"  # the first run's work is intact
     assert git.Repo(other.root).active_branch.name == "delegate/042"
+
+
+def test_the_users_hooks_do_not_run_when_the_worktree_is_made(repo: Path, tmp_path: Path) -> None:
+    for name in ("post-checkout", "reference-transaction"):
+        hook = repo / ".git" / "hooks" / name
+        hook.write_text(f"#!/bin/sh\ntouch {tmp_path}/{name}-ran\n")
+        hook.chmod(0o755)
+    Workspace.create(repo, branch="hooks", allowed=ALLOWED, worktrees_dir=tmp_path / "wt").remove()
+    assert not list(tmp_path.glob("*-ran"))
