@@ -56,7 +56,7 @@ _SECRET_WORD = re.compile(r"(?:^|[._-])(?:secrets?|credentials?|private[._-]?key
 _SOURCE_SUFFIXES = (".py", ".sql", ".md")
 # Content that is a credential whatever the file is called.
 _SECRET_CONTENT = re.compile(
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----|\bsk-ant-[A-Za-z0-9_-]{16,}|\bAKIA[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{30,}"
+    r"-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----|\bsk-ant-[A-Za-z0-9_-]{16,}|\bAKIA[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{30,}"
 )
 
 
@@ -69,7 +69,7 @@ class WorkspaceError(InputError):
 
 
 @dataclass(frozen=True)
-class Limits:
+class SandboxLimits:
     """Bounds on what one agent session may write."""
 
     max_file_bytes: int = 256 * 1024
@@ -78,8 +78,9 @@ class Limits:
 
 def _describe(path: object) -> str:
     """The path as the agent sent it, quoted and shortened, safe to put in a message."""
-    text = repr(path) if not isinstance(path, str) else repr(path[:120] + ("…" if len(path) > 120 else ""))
-    return text
+    if not isinstance(path, str):
+        return repr(path)[:60]
+    return repr(path[:120] + ("…" if len(path) > 120 else ""))
 
 
 def normalise_path(path: object, *, folder: bool = False) -> str:
@@ -157,14 +158,14 @@ class Workspace:
         base_commit: str,
         allowed: Sequence[str],
         tracked: Iterable[str],
-        limits: Limits | None = None,
+        limits: SandboxLimits | None = None,
     ) -> None:
         self.repo = repo
         self.root = root
         self.branch = branch
         self.base_commit = base_commit
         self.allowed: tuple[str, ...] = tuple(allowed)
-        self.limits = limits or Limits()
+        self.limits = limits or SandboxLimits()
         self._tracked = frozenset(tracked)
         self._written: set[str] = set()
         self._carried: set[str] = set()
@@ -179,7 +180,7 @@ class Workspace:
         branch: str,
         allowed: Sequence[str],
         worktrees_dir: Path | str,
-        limits: Limits | None = None,
+        limits: SandboxLimits | None = None,
     ) -> Workspace:
         """A worktree of `repo` at `worktrees_dir`/<branch> on the new branch `branch`, from the repo's HEAD.
 

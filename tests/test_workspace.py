@@ -9,7 +9,14 @@ import git
 import pytest
 from support.git_repos import ALLOWED, SECRET_MARKER, TRACKED, make_repo, repo_state, tree_snapshot
 
-from orchestrator.workspace import Limits, ToolRefused, Workspace, WorkspaceError, free_branch_name, normalise_path
+from orchestrator.workspace import (
+    SandboxLimits,
+    ToolRefused,
+    Workspace,
+    WorkspaceError,
+    free_branch_name,
+    normalise_path,
+)
 
 
 @pytest.fixture
@@ -192,7 +199,7 @@ def test_content_is_bounded_utf8_text(repo: Path, tmp_path: Path) -> None:
         branch="small",
         allowed=ALLOWED,
         worktrees_dir=tmp_path / "wt",
-        limits=Limits(max_file_bytes=100, max_files_written=3),
+        limits=SandboxLimits(max_file_bytes=100, max_files_written=3),
     )
     assert "over the 100-byte limit" in _refusal(ws.write_file, "seeds/big.sql", "é" * 51)
     ws.write_file("seeds/ok.sql", "é" * 50)

@@ -18,10 +18,10 @@ from support.git_repos import ALLOWED, SECRET_MARKER, TRACKED, make_repo, tree_s
 
 from orchestrator.agent.tools import TOOL_NAMES, ToolOutcome, WorkspaceToolbox
 from orchestrator.report import CheckReport
-from orchestrator.workspace import Limits, Workspace
+from orchestrator.workspace import SandboxLimits, Workspace
 
 EXAMPLES = int(os.environ.get("DELEGATE_SANDBOX_EXAMPLES", "40"))
-LIMITS = Limits(max_file_bytes=2048, max_files_written=6)
+LIMITS = SandboxLimits(max_file_bytes=2048, max_files_written=6)
 
 HOSTILE = [
     "..",
