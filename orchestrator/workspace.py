@@ -266,6 +266,8 @@ class Workspace:
         UTF-8 text are left behind. Returns the repo-relative paths carried, sorted; they become readable.
         """
         rel_folder = normalise_path(folder, folder=True)
+        if not rel_folder:
+            raise WorkspaceError("carry needs a folder below the repository root", "pass the feature's spec folder")
         handle = git.Repo(self.repo)
         source = self.repo / rel_folder
         if not source.is_dir() or source.is_symlink():

@@ -348,6 +348,8 @@ def test_carry_brings_an_uncommitted_spec_into_the_branch(repo: Path, ws: Worksp
         "specs/042-lesson-progress/spec.md",
     ]
     assert ws.carry("specs/none") == []
+    with pytest.raises(WorkspaceError, match="below the repository root"):
+        ws.carry(".")
 
 
 def test_commit_of_unchanged_files_says_nothing_to_commit(ws: Workspace) -> None:
