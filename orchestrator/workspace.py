@@ -417,7 +417,9 @@ class Workspace:
             raise ToolRefused(
                 f"cannot write {_describe(path)}: git's control files (.gitignore, .gitattributes, ...) are not written"
             )
-        if not any(rel.startswith(folder + "/") for folder in self.allowed):
+        # an allowed entry is a folder, or one file (a models module such as app/models.py)
+        allowed_file = rel in self.allowed and not (self.root / rel).is_dir()
+        if not allowed_file and not any(rel.startswith(folder + "/") for folder in self.allowed):
             raise ToolRefused(
                 f"cannot write {_describe(path)}: writes are allowed only inside {', '.join(self.allowed) or 'no folder'}"
             )

@@ -379,3 +379,13 @@ def test_the_users_hooks_do_not_run_when_the_worktree_is_made(repo: Path, tmp_pa
         hook.chmod(0o755)
     Workspace.create(repo, branch="hooks", allowed=ALLOWED, worktrees_dir=tmp_path / "wt").remove()
     assert not list(tmp_path.glob("*-ran"))
+
+
+def test_an_allowed_entry_may_be_one_file(repo: Path, tmp_path: Path) -> None:
+    # a models module that is one file (app/models.py): that file is writable, its neighbours are not
+    ws = Workspace.create(
+        repo, branch="delegate/models", allowed=(*ALLOWED, "api/app/models.py"), worktrees_dir=tmp_path / "wt"
+    )
+    assert "wrote api/app/models.py" in ws.write_file("api/app/models.py", "x = 1\n")
+    assert "writes are allowed only inside" in _refusal(ws.write_file, "api/app/other.py", "x = 1\n")
+    assert "writes are allowed only inside" in _refusal(ws.write_file, "api/alembic/versions", "x\n")
