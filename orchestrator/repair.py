@@ -70,7 +70,11 @@ def findings_for_agent(
             lines.append(f"{n}. [{f.rule}] {_where(f, root)}: {scrub(f.message, root)}")
             if f.fix:
                 lines.append(f"   fix: {scrub(f.fix, root)}")
-            if writable is not None and f.file and not any(f.file == w.rstrip("/") or f.file.startswith(w.rstrip("/") + "/") for w in writable):
+            if (
+                writable is not None
+                and f.file
+                and not any(f.file == w.rstrip("/") or f.file.startswith(w.rstrip("/") + "/") for w in writable)
+            ):
                 lines.append(
                     "   note: that file is outside the folders you may write; make your own files agree with it"
                 )
