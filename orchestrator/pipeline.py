@@ -170,7 +170,7 @@ def _delegate(
             wall_seconds=options.wall_seconds,
         )
         check_options = CheckOptions(
-            repo=workspace.root, spec=Path(bundle.spec_folder), database_url=options.database_url
+            repo=workspace.root, spec=workspace.root / bundle.spec_folder, database_url=options.database_url
         )
         with _cassette(options, model_id, bundle), Judge(check_options) as judge:
             model = AnthropicModel(
