@@ -170,3 +170,33 @@ def test_concurrently_outside_autocommit(up: str, fires: bool) -> None:
     assert bool(found) is fires
     if fires:
         assert found[0].line == 9 and "upgrade()" in found[0].message
+
+
+# warehouse's downgrades, as autogenerate wrote them for constraints created without a name.
+@pytest.mark.parametrize(
+    ("call", "fires"),
+    [
+        ('op.drop_constraint(None, "releases", type_="unique")', True),
+        ('op.drop_constraint(None, "user_events", type_="foreignkey")', True),
+        ('op.drop_constraint(constraint_name=None, table_name="releases")', True),
+        (
+            'with op.batch_alter_table("releases") as batch_op:\n    batch_op.drop_constraint(None, type_="unique")',
+            True,
+        ),
+        ('op.drop_constraint("releases_project_id_version_key", "releases", type_="unique")', False),
+        ('op.drop_constraint(op.f("uq_releases_project_id"), "releases", type_="unique")', False),
+        ("op.drop_constraint(name, 'releases')", False),
+    ],
+)
+def test_unnamed_constraint_drop(call: str, fires: bool) -> None:
+    files = {f"{VERSIONS}/a.py": revision_file("08aedc089eaf", None, down_body=call)}
+    assert bool(run_rule("unnamed-constraint-drop", files)) is fires
+
+
+def test_unnamed_constraint_drop_names_the_table_revision_and_a_real_name() -> None:
+    up = 'op.create_unique_constraint(None, "releases", ["project_id", "version"])'
+    down = 'op.drop_constraint(None, "releases", type_="unique")'
+    files = {f"{VERSIONS}/a.py": revision_file("08aedc089eaf", None, up=up, down_body=down)}
+    [v] = run_rule("unnamed-constraint-drop", files)
+    assert v.line == 13 and "downgrade() of revision 08aedc089eaf" in v.message and "on releases" in v.message
+    assert v.fix is not None and '"releases_<columns>_key", "releases", type_="unique"' in v.fix

@@ -480,6 +480,85 @@ class ConcurrentlyOutsideAutocommit(Rule):
                         )
 
 
+def _constant_text(node: ast.expr | None) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def unnamed_constraint_drops(fn: ast.FunctionDef) -> Iterator[tuple[ast.Call, str | None, str | None]]:
+    """(call, table, type_) for each `op.drop_constraint(...)` / `batch_op.drop_constraint(...)` whose name is a
+    constant that is not a string (None, a number): Alembic can never render DROP CONSTRAINT for it."""
+    for node in ast.walk(fn):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        if node.func.attr != "drop_constraint":
+            continue
+        keywords = {kw.arg: kw.value for kw in node.keywords if kw.arg}
+        name = node.args[0] if node.args else keywords.get("constraint_name")
+        if not isinstance(name, ast.Constant) or isinstance(name.value, str):
+            continue  # a string, or an expression whose value only the running code knows
+        table = _constant_text(node.args[1] if len(node.args) > 1 else keywords.get("table_name"))
+        kind = _constant_text(node.args[2] if len(node.args) > 2 else keywords.get("type_"))
+        yield node, table, kind
+
+
+# The suffix PostgreSQL gives a constraint created without a name: <table>_<columns>_<suffix>.
+_DEFAULT_SUFFIX = {"foreignkey": "fkey", "unique": "key", "check": "check", "primary": "pkey"}
+
+
+class UnnamedConstraintDrop(Rule):
+    id = "unnamed-constraint-drop"
+    severity = Severity.ERROR
+    family = "alembic"
+    summary = "`op.drop_constraint(None, ...)` (or a name that is not a string): it can never run"
+    why = (
+        "PostgreSQL drops a constraint by its name, and Alembic has none to give it: `op.drop_constraint(None, "
+        "...)` fails with `Can't emit DROP CONSTRAINT for constraint ...; it has no name` every time, on every "
+        "database, before any SQL is sent. Autogenerate writes it when the constraint was created without a name "
+        "(`op.create_unique_constraint(None, ...)`, `sa.ForeignKeyConstraint` with no `name=`): the database then "
+        "named it (`<table>_<column>_fkey`), and only that name can drop it. It is found without a database, "
+        "in upgrade() and downgrade() alike."
+    )
+    fix = (
+        "Give drop_constraint the constraint's real name (the name the database gave it: `\\d TABLE` in psql, "
+        "or the name= of the create call), and name constraints when creating them (a naming_convention on the "
+        "MetaData does it for every one)."
+    )
+    example_path = revision_path("release_unique")
+    bad = revision(
+        'op.create_unique_constraint(None, "releases", ["project_id", "version"])',
+        'op.drop_constraint(None, "releases", type_="unique")',
+    )
+    good = revision(
+        'op.create_unique_constraint("uq_releases_project_id_version", "releases", ["project_id", "version"])',
+        'op.drop_constraint("uq_releases_project_id_version", "releases", type_="unique")',
+    )
+
+    def check(self, ctx: CheckContext) -> Iterator[Violation]:
+        for rf in declared_revisions(ctx):
+            for fn in (rf.upgrade, rf.downgrade):
+                if fn is None:
+                    continue
+                for call, table, kind in unnamed_constraint_drops(fn):
+                    on = f" on {table}" if table else ""
+                    what = f"{kind} constraint" if kind else "constraint"
+                    columns = "" if kind == "primary" else "_<columns>"
+                    suffix = _DEFAULT_SUFFIX.get(kind or "")
+                    name = f"{table}{columns}_{suffix}" if table and suffix else None
+                    kind_arg = f', type_="{kind}"' if kind else ""
+                    example = f'op.drop_constraint("{name or "<its name>"}", "{table or "TABLE"}"{kind_arg})'
+                    yield Violation(
+                        rf.rel,
+                        call.lineno,
+                        f"{fn.name}() of revision {rf.label} drops a {what}{on} without a name: Alembic cannot "
+                        f"emit DROP CONSTRAINT for it, so this {fn.name}() fails every time",
+                        fix=(
+                            f"Name the {what}{on} that this call drops as the database named it "
+                            f"(`\\d {table or 'TABLE'}` in psql lists it), e.g. {example}; and name it where it is "
+                            "created."
+                        ),
+                    )
+
+
 class PythonSyntaxError(Rule):
     id = "python-syntax-error"
     severity = Severity.ERROR
