@@ -9,6 +9,7 @@ from test_rules_helpers import run_rule
 
 from orchestrator.checks.rules.alembic import placeholder_reason
 from orchestrator.config import DelegateConfig
+from orchestrator.report import Severity
 
 VERSIONS = "api/alembic/versions"
 
@@ -47,7 +48,7 @@ def test_missing_functions() -> None:
         ("pass", True),
         ("...", True),
         ('"""Nothing to undo."""', True),
-        ('"""Irreversible."""\nraise NotImplementedError("cannot undo")', True),
+        ('"""Irreversible."""\nraise NotImplementedError("cannot undo")', False),  # irreversible-downgrade
         ('op.drop_column("lessons", "notes")', False),
         ("if True:\n    pass", False),
     ],
@@ -55,6 +56,36 @@ def test_missing_functions() -> None:
 def test_empty_downgrade(body: str, fires: bool) -> None:
     files = {f"{VERSIONS}/a.py": revision_file("3f9c2a7d1b84", None, down_body=body)}
     assert bool(run_rule("empty-downgrade", files)) is fires
+
+
+# warehouse's downgrades that refuse on purpose, and the ones that only look like it.
+@pytest.mark.parametrize(
+    ("body", "fires"),
+    [
+        ('raise RuntimeError("Order No. 227 - Ни шагу назад!")', True),
+        ('raise RuntimeError("Cannot Go Backwards In Time.")', True),
+        ('"""Irreversible."""\nraise NotImplementedError("cannot undo")', True),
+        ("pass\nraise NotImplementedError", True),
+        ("raise", True),
+        ("pass", False),
+        ('op.drop_column("lessons", "notes")\nraise RuntimeError("and then fails")', False),
+        ('if op.get_context().as_sql:\n    raise RuntimeError("offline")\nop.drop_column("lessons", "notes")', False),
+    ],
+)
+def test_irreversible_downgrade(body: str, fires: bool) -> None:
+    files = {f"{VERSIONS}/a.py": revision_file("0977b97fce94", None, down_body=body)}
+    found = run_rule("irreversible-downgrade", files)
+    assert bool(found) is fires
+    if fires:
+        [v] = found
+        assert "revision 0977b97fce94" in v.message and v.severity is None and v.fix and "0977b97fce94" in v.fix
+
+
+def test_irreversible_downgrade_listed_in_config_is_an_info() -> None:
+    files = {f"{VERSIONS}/a.py": revision_file("0977b97fce94", None, down_body='raise RuntimeError("no")')}
+    [v] = run_rule("irreversible-downgrade", files, config=DelegateConfig(irreversible_revisions=["0977b97f"]))
+    assert v.severity is Severity.INFO and "listed in irreversible_revisions" in v.message
+    assert run_rule("empty-downgrade", files) == []
 
 
 def test_empty_downgrade_respects_irreversible_revisions() -> None:

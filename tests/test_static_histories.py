@@ -51,3 +51,41 @@ def test_warehouse_unnamed_constraint_drop_is_one_error_without_a_database(tmp_p
     assert drop.severity is Severity.ERROR and drop.file.startswith(f"{VERSIONS}/08aedc089eaf") and drop.line == 19
     # One cause, one finding: the offline rendering's "Can't emit DROP CONSTRAINT" is not reported again.
     assert not [f for f in found if f.rule == "unanalysable-sql"], found
+
+
+def test_warehouse_downgrades_that_raise_on_purpose_are_irreversible_not_empty(tmp_path: Path) -> None:
+    files = {
+        f"{VERSIONS}/ee4c59b2ef3a_files.py": revision(
+            "ee4c59b2ef3a", None, 'op.create_table("files", sa.Column("id", sa.Integer(), primary_key=True))', "pass"
+        ),
+        f"{VERSIONS}/0977b97fce94_add_file_blake2_256_digest.py": revision(
+            "0977b97fce94",
+            "ee4c59b2ef3a",
+            'op.add_column("files", sa.Column("blake2_256_digest", sa.Text()))',
+            'raise RuntimeError("Cannot Go Backwards In Time.")',
+        ),
+        f"{VERSIONS}/06bfbc92f67d_rename_tables.py": revision(
+            "06bfbc92f67d",
+            "0977b97fce94",
+            'op.rename_table("files", "release_files")',
+            '"""No way back."""\nraise NotImplementedError',
+        ),
+    }
+    found = check(tmp_path, files, since="ee4c59b2ef3a")
+    irreversible = sorted((f.file, f.line, f.severity) for f in found if f.rule == "irreversible-downgrade")
+    assert irreversible == [
+        (f"{VERSIONS}/06bfbc92f67d_rename_tables.py", 20, Severity.WARNING),
+        (f"{VERSIONS}/0977b97fce94_add_file_blake2_256_digest.py", 19, Severity.WARNING),
+    ]
+    assert all(
+        "revision 0977b97fce94" in f.message or "revision 06bfbc92f67d" in f.message
+        for f in found
+        if f.rule == "irreversible-downgrade"
+    )
+    assert not [f for f in found if f.rule in ("empty-downgrade", "downgrade-failed")], found
+    # Listed in irreversible_revisions: the decision is recorded, an info.
+    (tmp_path / "pyproject.toml").write_text('[tool.delegate]\nirreversible_revisions = ["0977b97fce94"]\n')
+    found = check(tmp_path, {}, since="ee4c59b2ef3a")
+    listed = [f for f in found if f.rule == "irreversible-downgrade" and "0977b97fce94" in f.message]
+    assert [f.severity for f in listed] == [Severity.INFO]
+

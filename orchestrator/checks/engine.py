@@ -463,7 +463,12 @@ def _run_rule(rule: Rule, ctx: CheckContext, index: SuppressionIndex) -> list[Fi
             continue
         out.append(
             Finding(
-                rule=rule.id, severity=rule.severity, file=v.file, line=v.line, message=v.message, fix=v.fix or rule.fix
+                rule=rule.id,
+                severity=v.severity or rule.severity,
+                file=v.file,
+                line=v.line,
+                message=v.message,
+                fix=v.fix or rule.fix,
             )
         )
     return out

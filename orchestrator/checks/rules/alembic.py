@@ -12,6 +12,7 @@ from pglast.enums import ObjectType
 
 from orchestrator.checks.model import CheckContext, Rule, Violation
 from orchestrator.checks.rules._examples import revision, revision_path
+from orchestrator.irreversible import listed_irreversible, only_raise
 from orchestrator.report import Severity
 from orchestrator.revisions import RevisionFile
 
@@ -67,28 +68,26 @@ class MissingDowngrade(Rule):
                 yield Violation(rf.rel, rf.lines.get("revision", 1), f"revision {rf.label} has no downgrade() function")
 
 
-def _is_trivial(stmt: ast.stmt) -> bool:
-    """pass, `...`, a docstring or other bare constant, or a raise: nothing that undoes anything."""
-    if isinstance(stmt, (ast.Pass, ast.Raise)):
-        return True
-    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+def _does_nothing(stmt: ast.stmt) -> bool:
+    """pass, `...`, a docstring or other bare constant: nothing that undoes anything."""
+    return isinstance(stmt, ast.Pass) or (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))
 
 
 class EmptyDowngrade(Rule):
     id = "empty-downgrade"
     severity = Severity.ERROR
     family = "alembic"
-    summary = "`downgrade()` is `pass`, `...`, or only raises"
+    summary = "`downgrade()` is `pass` or `...` (does nothing)"
     why = (
         "An empty downgrade reports success while leaving the upgrade's tables, columns and policies in place: "
         "the database and the version table disagree, and the next upgrade fails on objects that already exist. "
-        "One that only raises makes every rollback past it impossible. Revisions listed in "
-        "irreversible_revisions in [tool.delegate] are intentional and not reported."
+        "Revisions listed in irreversible_revisions in [tool.delegate] are intentional and not reported; a "
+        "downgrade that only raises is irreversible-downgrade."
     )
     fix = (
         "Undo every step of upgrade() in reverse order (op.drop_index, op.drop_column, op.drop_table, DROP POLICY "
-        "...). If the revision really cannot be undone, list it in irreversible_revisions and say why in the "
-        "runbook."
+        "...). If the revision really cannot be undone, make downgrade() raise with the reason, list it in "
+        "irreversible_revisions and say why in the runbook."
     )
     example_path = revision_path("lessons_notes")
     bad = revision('op.add_column("lessons", sa.Column("notes", sa.Text(), nullable=True))', "pass")
@@ -97,14 +96,68 @@ class EmptyDowngrade(Rule):
     )
 
     def check(self, ctx: CheckContext) -> Iterator[Violation]:
-        irreversible = set(ctx.config.irreversible_revisions)
         for rf in declared_revisions(ctx):
             fn = rf.downgrade
-            if fn is None or rf.revision in irreversible or not all(_is_trivial(s) for s in fn.body):
+            if fn is None or listed_irreversible(rf.revision, ctx.config) or not all(map(_does_nothing, fn.body)):
                 continue
-            only_raises = any(isinstance(s, ast.Raise) for s in fn.body)
-            what = "only raises" if only_raises else "does nothing"
-            yield Violation(rf.rel, fn.lineno, f"downgrade() of revision {rf.label} {what}")
+            yield Violation(
+                rf.rel,
+                fn.lineno,
+                f"downgrade() of revision {rf.label} does nothing",
+                fix=(
+                    f"Undo every step of upgrade() of revision {rf.label} in reverse order in its downgrade() "
+                    f"({rf.rel}); if it really cannot be undone, make downgrade() raise with the reason and list "
+                    f"{rf.label} in irreversible_revisions."
+                ),
+            )
+
+
+class IrreversibleDowngrade(Rule):
+    id = "irreversible-downgrade"
+    severity = Severity.WARNING
+    family = "alembic"
+    summary = (
+        "`downgrade()` only raises (`RuntimeError`, `NotImplementedError`): irreversible on purpose; info when "
+        "listed in `irreversible_revisions`"
+    )
+    why = (
+        "A downgrade that only raises says, on purpose, that the revision cannot be undone (a data migration, a "
+        "rename that code already depends on): nothing is broken, but no rollback goes past it, so a bad deploy "
+        "above it can only be fixed forward. It is its own finding, not downgrade-failed (which is for a downgrade "
+        "that tries and fails); the live check and the stairway stop the round trip there and say so. Listing the "
+        "revision in irreversible_revisions in [tool.delegate] records the decision and turns the warning into an "
+        "info."
+    )
+    fix = (
+        "If the revision can be undone, write the downgrade. If not, list it in irreversible_revisions in "
+        "[tool.delegate] and say in the runbook how to recover without a rollback."
+    )
+    example_path = revision_path("rename_tables")
+    bad = revision(
+        'op.rename_table("accounts_user", "users")', 'raise RuntimeError("Cannot undo: the application reads users")'
+    )
+    good = revision('op.rename_table("accounts_user", "users")', 'op.rename_table("users", "accounts_user")')
+
+    def check(self, ctx: CheckContext) -> Iterator[Violation]:
+        for rf in declared_revisions(ctx):
+            raised = only_raise(rf.downgrade)
+            if raised is None:
+                continue
+            listed = listed_irreversible(rf.revision, ctx.config)
+            what = ast.unparse(raised.exc) if raised.exc is not None else "raise"
+            yield Violation(
+                rf.rel,
+                raised.lineno,
+                f"revision {rf.label} cannot be downgraded: its downgrade() only raises ({what[:120]})"
+                + ("; listed in irreversible_revisions" if listed else ""),
+                fix=f"Nothing to do: {rf.label} is listed in irreversible_revisions; say in the runbook how to "
+                "recover without a rollback."
+                if listed
+                else f"If revision {rf.label} can be undone, write its downgrade() ({rf.rel}); if not, list "
+                f'"{rf.label}" in irreversible_revisions in [tool.delegate] and say in the runbook how to recover '
+                "without a rollback.",
+                severity=Severity.INFO if listed else None,
+            )
 
 
 class DuplicateRevision(Rule):
