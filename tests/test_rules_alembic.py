@@ -150,21 +150,53 @@ def test_broken_down_revision() -> None:
     ],
 )
 def test_placeholder_ids(rev: str) -> None:
-    assert placeholder_reason(rev, numeric_convention=False) is not None
+    assert placeholder_reason(rev) is not None
 
 
 @pytest.mark.parametrize(
     "rev", ["3f9c2a7d1b84", "e6a1c0f4b2d9", "27c6a30d7c24", "b7e41d09c5a2", "9b1e04c2d7a3", "20240301_add_lessons"]
 )
 def test_real_ids_pass(rev: str) -> None:
-    assert placeholder_reason(rev, numeric_convention=False) is None
+    assert placeholder_reason(rev) is None
 
 
 def test_random_ids_rarely_look_invented() -> None:
     rng = random.Random(7)
     ids = [f"{rng.getrandbits(48):012x}" for _ in range(20000)]
-    flagged = [i for i in ids if placeholder_reason(i, numeric_convention=False)]
+    flagged = [i for i in ids if placeholder_reason(i)]
     assert len(flagged) / len(ids) < 0.002, flagged[:10]
+
+
+def cws_history(*ids: str) -> dict[str, str]:
+    """CleanWithSnapshot's layout: 0001_initial.py, 0002_slots_v1.py, ... each revising the one before."""
+    down: str | None = None
+    files = {}
+    for rev in ids:
+        files[f"{VERSIONS}/{rev}.py"] = revision_file(rev, down)
+        down = rev
+    return files
+
+
+def test_a_history_s_own_numbering_is_not_an_invented_id() -> None:
+    history = ("0001_initial", "0002_slots_v1", "0003_email_events", "0004_lead_status")
+    feature = {"0064", "0065_invoice_links"}
+    files = cws_history(*history, "0064", "0065_invoice_links")
+    assert run_rule("placeholder-revision-id", files, feature_revisions=feature) == []
+    # An agent's id in the same history is still flagged, with a fix naming the revision and the next number.
+    files = cws_history(*history, "a1b2c3d4e5f6")
+    [v] = run_rule("placeholder-revision-id", files, feature_revisions={"a1b2c3d4e5f6"})
+    assert "'a1b2c3d4e5f6'" in v.message and v.file == f"{VERSIONS}/a1b2c3d4e5f6.py"
+    assert v.fix and "revision a1b2c3d4e5f6" in v.fix and "`0005_<slug>`" in v.fix
+
+
+def test_a1b2c3d4e5f6_in_a_history_of_random_hex_ids_is_flagged() -> None:
+    # pscweb3: random hex ids, and one that an agent typed.
+    files = cws_history("0209794dca2b", "03ac4c328b00", "11398f069793", "a1b2c3d4e5f6")
+    [v] = run_rule("placeholder-revision-id", files, feature_revisions={"a1b2c3d4e5f6"})
+    assert "a well-known placeholder" in v.message and "next number" not in (v.fix or "")
+    # A numbered id is no convention of a hex history.
+    files = cws_history("0209794dca2b", "03ac4c328b00", "11398f069793", "0004")
+    assert len(run_rule("placeholder-revision-id", files, feature_revisions={"0004"})) == 1
 
 
 def test_numeric_ids_are_a_convention_when_every_revision_uses_them() -> None:

@@ -361,15 +361,19 @@ def _sequential_share(value: str) -> float:
     return len(direct | interleaved) / len(value) if value else 0.0
 
 
-def placeholder_reason(rev: str, numeric_convention: bool) -> str | None:
+def placeholder_reason(rev: str, follows_convention: bool = False) -> str | None:
+    """Why `rev` looks typed in rather than generated; None when it does not, or follows the history's own
+    numbering convention (`0001_initial`, `0002_slots_v1`, `0064`)."""
+    if follows_convention:
+        return None
     value = rev.lower()
-    if value in _KNOWN_PLACEHOLDERS and not (value.isdigit() and numeric_convention):
+    if value in _KNOWN_PLACEHOLDERS:
         return "a well-known placeholder"
     if len(set(value)) == 1:
         return "one repeated character"
     if value.isdigit() and len(value) < 8:
         # 0001, 042: typed by hand. Twelve random hex digits are all decimal digits in 0.4% of real ids.
-        return None if numeric_convention else "a hand-numbered id"
+        return "a hand-numbered id"
     if any(word in value for word in _HEXSPEAK):
         return "a hex word"
     for size in (1, 2, 3, 4):
@@ -383,6 +387,31 @@ def placeholder_reason(rev: str, numeric_convention: bool) -> str | None:
     return None
 
 
+_NUMBERED = re.compile(r"(\d+)(?:[_.-].*)?")
+
+
+def numbered_width(rev: str) -> int | None:
+    """The width of the number an id starts with, when it is a number alone or before a separator: 4 for
+    `0001`, `0002_slots_v1` and `0064`; None for `3f9c2a7d1b84` or `20x`."""
+    match = _NUMBERED.fullmatch(rev)
+    return len(match.group(1)) if match else None
+
+
+def _number(rev: str) -> int:
+    match = _NUMBERED.fullmatch(rev)
+    return int(match.group(1)) if match else 0
+
+
+def numbering_convention(history: list[str]) -> frozenset[int]:
+    """The number widths that a history's ids use as a convention: by at least two ids, or by every one."""
+    counts: dict[int, int] = {}
+    for rev in history:
+        width = numbered_width(rev)
+        if width is not None:
+            counts[width] = counts.get(width, 0) + 1
+    return frozenset(w for w, n in counts.items() if n >= 2 or n == len(history))
+
+
 class PlaceholderRevisionId(Rule):
     id = "placeholder-revision-id"
     severity = Severity.WARNING
@@ -391,8 +420,10 @@ class PlaceholderRevisionId(Rule):
     why = (
         "Alembic's ids are random so that two branches never collide. A typed-in id (a1b2c3d4e5f6, 0001, "
         "deadbeef) is likely to be typed in again by the next person or model, and then duplicate-revision "
-        "breaks the history for everyone. A repository whose revisions all use plain numbers (`--rev-id 0001`, "
-        "`0002`, ...) follows a deliberate convention and is not reported."
+        "breaks the history for everyone. A history's own numbering convention is not an invented id: it is "
+        "learnt from the revisions below the ones under test (`0001_initial`, `0002_slots_v1`, `--rev-id 0003`: "
+        "a number of the same width, alone or before `_`), and an id that follows it is not reported; an id such "
+        "as a1b2c3d4e5f6 in a history of random hex ids still is."
     )
     fix = "Let Alembic generate the id (`alembic revision -m ...`), or use `uuid.uuid4().hex[-12:]`."
     example_path = revision_path("lessons_notes", rev="a1b2c3d4e5f6")
@@ -409,14 +440,28 @@ class PlaceholderRevisionId(Rule):
 
     def check(self, ctx: CheckContext) -> Iterator[Violation]:
         ids = [rf.revision for rf in ctx.graph.files if rf.revision]
-        numeric_convention = len(ids) >= 2 and all(i.isdigit() for i in ids)
+        # The convention is learnt from the history below the revisions under test (all of it without a feature).
+        history = [i for i in ids if not ctx.in_feature(i)] if ctx.feature_revisions is not None else ids
+        widths = numbering_convention(history or ids)
         for rf in ctx.graph.files:
             if not rf.revision:
                 continue
-            reason = placeholder_reason(rf.revision, numeric_convention)
+            reason = placeholder_reason(rf.revision, numbered_width(rf.revision) in widths)
             if reason:
+                numbered = ""
+                if widths:
+                    width = max(widths)
+                    top = max((_number(i) for i in ids if numbered_width(i) == width), default=0)
+                    numbered = f", or the next number of this history's convention (`{top + 1:0{width}d}_<slug>`)"
                 yield Violation(
-                    rf.rel, rf.lines.get("revision", 1), f"revision id {rf.revision!r} looks invented ({reason})"
+                    rf.rel,
+                    rf.lines.get("revision", 1),
+                    f"revision id {rf.revision!r} looks invented ({reason})",
+                    fix=(
+                        f"Give revision {rf.revision} ({rf.rel}) a generated id (`alembic revision -m ...` makes one; "
+                        f"or `uuid.uuid4().hex[-12:]`){numbered}, and change the down_revision of each revision "
+                        "that builds on it."
+                    ),
                 )
 
 
