@@ -89,3 +89,57 @@ def test_warehouse_downgrades_that_raise_on_purpose_are_irreversible_not_empty(t
     listed = [f for f in found if f.rule == "irreversible-downgrade" and "0977b97fce94" in f.message]
     assert [f.severity for f in listed] == [Severity.INFO]
 
+
+LESSON_NOTES_MODEL = """# Data Model: Lesson notes
+
+## Entities
+
+### lesson_notes (new)
+
+A student's private notes on a lesson.
+
+| Column | Type | Constraints | Notes |
+|--------|------|-------------|-------|
+| id | uuid | PK, default gen_random_uuid() | |
+| student_id | uuid | NOT NULL, FK → auth.users.id | owner |
+| body | text | NOT NULL | |
+| created_at | timestamptz | NOT NULL, default now() | |
+
+### LessonReaction (new)
+
+| Column | Type | Constraints | Notes |
+|--------|------|-------------|-------|
+| id | uuid | PK | |
+| note_id | uuid | NOT NULL, FK → lesson_notes.id | |
+| emoji | text | NOT NULL | |
+"""
+
+
+def test_entities_written_as_table_names_match_the_tables_the_feature_creates(tmp_path: Path) -> None:
+    # A heading that is the table (`### lesson_notes (new)`) and a CamelCase entity whose table is singular.
+    files = {
+        "specs/001-lesson-notes/spec.md": "# Feature Specification: Lesson notes\n",
+        "specs/001-lesson-notes/plan.md": "# Implementation Plan: Lesson notes\n",
+        "specs/001-lesson-notes/data-model.md": LESSON_NOTES_MODEL,
+        f"{VERSIONS}/e6a1c0f4b2d9_lesson_notes.py": revision(
+            "e6a1c0f4b2d9",
+            None,
+            """
+            op.execute("CREATE TABLE public.lesson_notes (id uuid PRIMARY KEY DEFAULT gen_random_uuid(),"
+                       " student_id uuid NOT NULL, body text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())")
+            op.execute("CREATE TABLE public.lesson_reaction (id uuid PRIMARY KEY,"
+                       " note_id uuid NOT NULL REFERENCES public.lesson_notes (id), emoji text NOT NULL)")
+            """,
+            'op.execute("DROP TABLE public.lesson_reaction")\nop.execute("DROP TABLE public.lesson_notes")',
+        ),
+    }
+    found = check(tmp_path, files, spec=Path("specs/001-lesson-notes"))
+    assert not [f for f in found if f.rule == "data-model-drift"], [f.message for f in found]
+    # A field the model promises is still missed when no migration creates it.
+    model = LESSON_NOTES_MODEL.replace(
+        "| emoji | text | NOT NULL | |", "| emoji | text | NOT NULL | |\n| weight | int | | |"
+    )
+    found = check(tmp_path, {"specs/001-lesson-notes/data-model.md": model}, spec=Path("specs/001-lesson-notes"))
+    assert [f.message for f in found if f.rule == "data-model-drift"] == [
+        "field lesson_reactions.weight is in the data model but no migration of the feature creates it"
+    ]
