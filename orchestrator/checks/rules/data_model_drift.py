@@ -8,7 +8,6 @@ from orchestrator.checks.model import CheckContext, Rule, Violation
 from orchestrator.checks.rules._examples import FEATURE_REVISION_PATH, lesson_notes_table, spec_files
 from orchestrator.checks.rules._feature import feature_schema, line_in, spec_rel
 from orchestrator.report import Severity
-from orchestrator.spec import table_name_for
 
 # Bookkeeping columns that migrations add by convention and data models often leave out: never reported as
 # unnamed. When the data model does list one, the migration must create it like any other field.
@@ -16,6 +15,8 @@ IMPLICIT_COLUMNS = frozenset({"id", "created_at", "updated_at"})
 
 
 def _table_key(qualified: str) -> str:
+    from orchestrator.spec import table_name_for  # (spec pulls in pydantic: only when a spec is checked)
+
     schema, _, table = qualified.rpartition(".")
     return f"{schema or 'public'}.{table_name_for(table)}"
 
