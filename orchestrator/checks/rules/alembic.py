@@ -575,6 +575,10 @@ class ConcurrentlyOutsideAutocommit(Rule):
                             rf.rel,
                             call.lineno,
                             f"{what} in {fn.name}() runs inside the migration's transaction and will fail",
+                            "Wrap the call in an autocommit block:\n"
+                            "    with op.get_context().autocommit_block():\n"
+                            f"        {ast.unparse(call)}\n"
+                            "Put only the concurrent statements inside the block (it commits everything before it).",
                         )
 
 

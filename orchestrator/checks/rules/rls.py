@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 
 from pglast import ast
 from pglast.enums import AlterTableType, ConstrType, ObjectType, RoleSpecType
+from pglast.stream import RawStream
 
 from orchestrator.checks.model import CheckContext, Rule, SqlStatement, Violation
-from orchestrator.checks.rules._examples import revision, revision_path
+from orchestrator.checks.rules._examples import about, revision, revision_path
 from orchestrator.checks.rules._sql import (
     MIGRATION_KINDS,
     column_refs,
@@ -208,14 +209,27 @@ class RlsNoPolicy(Rule):
         rf = rls_facts(ctx)
         for table, stmt in rf.enabled.items():
             if not rf.by_table.get(table):
-                yield Violation(stmt.file, stmt.line, f"row level security is enabled on {table} but it has no policy")
+                owners = owner_columns(ctx, table, rf.created.get(table), [])
+                yield Violation(
+                    stmt.file,
+                    stmt.line,
+                    f"row level security is enabled on {table} but it has no policy",
+                    about(
+                        self.fix,
+                        {
+                            "lesson_notes_select_own": f"{table.rpartition('.')[2]}_select_own",
+                            "public.lesson_notes": table,
+                            "student_id": owners[0] if owners else "<owner column>",
+                        },
+                    ),
+                )
 
 
 AUTH_USERS = "auth.users"
 BYPASS_RLS = frozenset({"service_role"})  # Supabase's service_role has BYPASSRLS: policies never bind it
 
 
-def owner_columns(ctx: CheckContext, table: str, create: SqlStatement, policies: list[Policy]) -> list[str]:
+def owner_columns(ctx: CheckContext, table: str, create: SqlStatement | None, policies: list[Policy]) -> list[str]:
     """The columns that make `table` owner-scoped: a foreign key to auth.users, a column named in owner_columns
     of [tool.delegate], or a column that one of its policies compares with auth.uid()."""
     found: list[str] = []
@@ -224,7 +238,7 @@ def owner_columns(ctx: CheckContext, table: str, create: SqlStatement, policies:
         if name and name not in found:
             found.append(name)
 
-    node = create.node
+    node = create.node if create is not None else None
     configured = set(ctx.config.owner_columns)
     for elt in node.tableElts or () if isinstance(node, ast.CreateStmt) else ():
         if isinstance(elt, ast.ColumnDef):
@@ -421,7 +435,14 @@ class PermissiveWritePolicy(Rule):
                     p.stmt.line,
                     f'{p.command.upper()} policy "{p.name}" on {p.table} lets {", ".join(roles)} write any row '
                     f"({' and '.join(clauses)} is always true)",
+                    self._fix(ctx, p),
                 )
+
+    def _fix(self, ctx: CheckContext, p: Policy) -> str:
+        rf = rls_facts(ctx)
+        owners = owner_columns(ctx, p.table, rf.created.get(p.table), rf.by_table.get(p.table, []))
+        text = about(self.fix, {"student_id": owners[0] if owners else "<owner column>"})
+        return f'Policy "{p.name}" on {p.table}: ' + text[0].lower() + text[1:]
 
 
 class UpdateWithoutSelectPolicy(Rule):
@@ -475,6 +496,17 @@ class UpdateWithoutSelectPolicy(Rule):
                     p.stmt.line,
                     f'UPDATE policy "{p.name}" on {p.table} has no SELECT policy for {", ".join(missing)}: its '
                     "updates will match no rows",
+                    about(
+                        self.fix,
+                        {
+                            "lesson_notes_select_own": f"{p.table.rpartition('.')[2]}_select_own",
+                            "public.lesson_notes": p.table,
+                            "TO authenticated": "" if PUBLIC in missing else f"TO {', '.join(missing)}",
+                            "(select auth.uid()) = student_id": RawStream()(p.using)
+                            if isinstance(p.using, ast.Node)
+                            else "...",
+                        },
+                    ).replace("  ", " "),
                 )
 
 
@@ -502,7 +534,12 @@ class GrantToPublic(Rule):
             ):
                 privileges = ", ".join((p.priv_name or "").upper() for p in node.privileges or ()) or "ALL"
                 what = _grant_target(node)
-                yield Violation(stmt.file, stmt.line, f"{privileges} on {what} is granted to PUBLIC (every role)")
+                yield Violation(
+                    stmt.file,
+                    stmt.line,
+                    f"{privileges} on {what} is granted to PUBLIC (every role)",
+                    f"Grant to the roles that need it: GRANT {privileges} ON {what} TO authenticated, service_role;",
+                )
 
 
 def _grant_target(node: ast.GrantStmt) -> str:
@@ -558,7 +595,13 @@ class SecurityDefinerSearchPath(Rule):
             name = _func_name(node.funcname)
             if name in pinned_later:
                 continue
-            yield Violation(stmt.file, stmt.line, f"SECURITY DEFINER function {name} does not set search_path")
+            yield Violation(
+                stmt.file,
+                stmt.line,
+                f"SECURITY DEFINER function {name} does not set search_path",
+                f"Pin the search path in the definition of {name}: `... SECURITY DEFINER SET search_path = '' AS $$ "
+                "... $$`, and schema-qualify every name in its body (public.<table>, auth.uid()).",
+            )
 
 
 def statements_of_functions(ctx: CheckContext) -> Iterator[SqlStatement]:
