@@ -360,7 +360,8 @@ class LiveRun:
             if not failed:
                 self._compare_with_base(url, target, record)
         if failed:
-            self.skip("re-upgrade", "the downgrade failed")  # after the downgrade step, so the report reads in order
+            # After the downgrade step, so the report reads in order.
+            self.skip("re-upgrade", "the downgrade did not reach the base")
             return
         with self.step("re-upgrade") as record:
             if not self._upgrade(url, first=False):
