@@ -143,3 +143,14 @@ def test_entities_written_as_table_names_match_the_tables_the_feature_creates(tm
     assert [f.message for f in found if f.rule == "data-model-drift"] == [
         "field lesson_reactions.weight is in the data model but no migration of the feature creates it"
     ]
+
+
+def test_clean_with_snapshot_numbering_is_its_convention_and_an_agent_s_id_is_not(tmp_path: Path) -> None:
+    ids = ["0001_initial", "0002_slots_v1", "0003_email_events", "0004_lead_status", "0064", "a1b2c3d4e5f6"]
+    files = {}
+    for down, rev in zip([None, *ids], ids, strict=False):
+        files[f"{VERSIONS}/{rev}.py"] = revision(rev, down, 'op.execute("SELECT 1")', 'op.execute("SELECT 1")')
+    found = check(tmp_path, files, since="0004_lead_status")
+    flagged = [f for f in found if f.rule == "placeholder-revision-id"]
+    assert [(f.file, f.severity) for f in flagged] == [(f"{VERSIONS}/a1b2c3d4e5f6.py", Severity.WARNING)]
+    assert "`0065_<slug>`" in (flagged[0].fix or "")

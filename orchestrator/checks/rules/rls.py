@@ -309,7 +309,9 @@ class RlsRoleCoverage(Rule):
         "Such a gap shows up as an empty screen in production. It is also reported where a SELECT policy grants "
         "more than the owner model allows: USING (true) for anon, authenticated or PUBLIC on an owner-scoped table "
         "that is not declared public-read lets every signed-in user read everyone's rows. A policy with no TO "
-        "clause applies to PUBLIC and covers every role; tables with no policy at all are rls-no-policy."
+        "clause applies to PUBLIC and covers every role; tables with no policy at all are rls-no-policy. "
+        "(expected_roles used to list the roles every new table needed some policy for, all three by default, "
+        "which reported deny-by-default on every table; it now lists roles that must reach every new table.)"
     )
     fix = (
         "Add the policy that lets the expected role reach its rows, e.g. `CREATE POLICY lesson_notes_select_own ON "
