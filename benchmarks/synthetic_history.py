@@ -232,11 +232,12 @@ def _plan(
     table = rng.choice(line.tables) if line.tables else None
     if fault == "downgrade-raises":
         col = f"note_{tag}"
-        text = f"irreversible: dropping {table}.{col} would lose data"
+        text = f"dropping {table}.{col} would lose data"
+        # A downgrade that tries and then fails (downgrade-failed); one that only raises is irreversible on purpose.
         return (
-            f"add {table}.{col} (irreversible)",
+            f"add {table}.{col} (a downgrade that fails)",
             [f"op.add_column({table!r}, sa.Column({col!r}, sa.Text(), nullable=True))"],
-            [f"raise NotImplementedError({text!r})"],
+            [f"op.drop_column({table!r}, {col!r})", f"raise RuntimeError({text!r})"],
             [],
             text,
         )

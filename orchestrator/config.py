@@ -37,7 +37,9 @@ class DelegateConfig:
     python: str | None = None
     default_branch: str | None = None  # default: main, else master, else origin/HEAD
     exposed_schemas: list[str] = field(default_factory=lambda: ["public"])
-    expected_roles: list[str] = field(default_factory=lambda: ["anon", "authenticated", "service_role"])
+    # Roles that must reach every new exposed table (rls-role-coverage), beyond what the plan implies (anon on
+    # public-read tables, authenticated on owner-scoped ones); deny-by-default needs no policy, service_role none.
+    expected_roles: list[str] = field(default_factory=list)
     # Columns that make a table owner-scoped, beside any column referencing auth.users(id).
     owner_columns: list[str] = field(default_factory=list)
     public_read_tables: list[str] = field(default_factory=list)

@@ -496,28 +496,24 @@ def _entity_from_section(section: _Section, fields: list[FieldSpec]) -> Entity |
     return Entity(name=name, table=table.lower(), schema=schema.lower(), existing=existing, fields=fields)
 
 
-_UNCOUNTABLE = {
-    "aircraft", "data", "equipment", "feedback", "information", "media", "metadata", "news", "progress",
-    "series", "software", "species", "staff", "status_history", "history", "audit", "inventory", "analytics",
-}  # fmt: skip
+# Mass nouns that table names keep singular and that Rails' inflector (the `inflection` package) pluralises.
+_UNCOUNTABLE = frozenset(
+    {"aircraft", "feedback", "progress", "software", "staff", "history", "audit", "inventory", "analytics"}
+)
 
 
 def table_name_for(entity_name: str) -> str:
-    """snake_case plural of an entity name: "LessonObjective" -> "lesson_objectives", "Category" -> "categories"."""
-    words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", entity_name.strip())
-    words = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", words)
-    snake = re.sub(r"[^A-Za-z0-9]+", "_", words).strip("_").lower()
+    """The table an entity names: snake_case, the last word plural, as Rails' `tableize` makes it
+    ("LessonObjective" -> "lesson_objectives", "Category" -> "categories"). A name that is already a table
+    name (`lesson_notes`, `status_history`) stays as it is."""
+    import inflection  # a maintained port of Rails' inflector; 1 ms to import
+
+    snake = re.sub(r"[^a-z0-9]+", "_", inflection.underscore(entity_name.strip()).lower()).strip("_")
     if not snake:
         return snake
     head, _, last = snake.rpartition("_")
-    if last in _UNCOUNTABLE or snake in _UNCOUNTABLE:
-        plural = last
-    elif re.search(r"[^aeiou]y$", last):
-        plural = last[:-1] + "ies"
-    elif re.search(r"(s|x|z|ch|sh)$", last):
-        plural = last + "es"
-    else:
-        plural = last + "s"
+    # Rails' pluralize leaves a plural as it is (notes, categories, people, children): no second plural.
+    plural = last if last in _UNCOUNTABLE else inflection.pluralize(last)
     return f"{head}_{plural}" if head else plural
 
 

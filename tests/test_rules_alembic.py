@@ -9,6 +9,7 @@ from test_rules_helpers import run_rule
 
 from orchestrator.checks.rules.alembic import placeholder_reason
 from orchestrator.config import DelegateConfig
+from orchestrator.report import Severity
 
 VERSIONS = "api/alembic/versions"
 
@@ -47,7 +48,7 @@ def test_missing_functions() -> None:
         ("pass", True),
         ("...", True),
         ('"""Nothing to undo."""', True),
-        ('"""Irreversible."""\nraise NotImplementedError("cannot undo")', True),
+        ('"""Irreversible."""\nraise NotImplementedError("cannot undo")', False),  # irreversible-downgrade
         ('op.drop_column("lessons", "notes")', False),
         ("if True:\n    pass", False),
     ],
@@ -55,6 +56,36 @@ def test_missing_functions() -> None:
 def test_empty_downgrade(body: str, fires: bool) -> None:
     files = {f"{VERSIONS}/a.py": revision_file("3f9c2a7d1b84", None, down_body=body)}
     assert bool(run_rule("empty-downgrade", files)) is fires
+
+
+# warehouse's downgrades that refuse on purpose, and the ones that only look like it.
+@pytest.mark.parametrize(
+    ("body", "fires"),
+    [
+        ('raise RuntimeError("Order No. 227 - Ни шагу назад!")', True),
+        ('raise RuntimeError("Cannot Go Backwards In Time.")', True),
+        ('"""Irreversible."""\nraise NotImplementedError("cannot undo")', True),
+        ("pass\nraise NotImplementedError", True),
+        ("raise", True),
+        ("pass", False),
+        ('op.drop_column("lessons", "notes")\nraise RuntimeError("and then fails")', False),
+        ('if op.get_context().as_sql:\n    raise RuntimeError("offline")\nop.drop_column("lessons", "notes")', False),
+    ],
+)
+def test_irreversible_downgrade(body: str, fires: bool) -> None:
+    files = {f"{VERSIONS}/a.py": revision_file("0977b97fce94", None, down_body=body)}
+    found = run_rule("irreversible-downgrade", files)
+    assert bool(found) is fires
+    if fires:
+        [v] = found
+        assert "revision 0977b97fce94" in v.message and v.severity is None and v.fix and "0977b97fce94" in v.fix
+
+
+def test_irreversible_downgrade_listed_in_config_is_an_info() -> None:
+    files = {f"{VERSIONS}/a.py": revision_file("0977b97fce94", None, down_body='raise RuntimeError("no")')}
+    [v] = run_rule("irreversible-downgrade", files, config=DelegateConfig(irreversible_revisions=["0977b97f"]))
+    assert v.severity is Severity.INFO and "listed in irreversible_revisions" in v.message
+    assert run_rule("empty-downgrade", files) == []
 
 
 def test_empty_downgrade_respects_irreversible_revisions() -> None:
@@ -119,21 +150,53 @@ def test_broken_down_revision() -> None:
     ],
 )
 def test_placeholder_ids(rev: str) -> None:
-    assert placeholder_reason(rev, numeric_convention=False) is not None
+    assert placeholder_reason(rev) is not None
 
 
 @pytest.mark.parametrize(
     "rev", ["3f9c2a7d1b84", "e6a1c0f4b2d9", "27c6a30d7c24", "b7e41d09c5a2", "9b1e04c2d7a3", "20240301_add_lessons"]
 )
 def test_real_ids_pass(rev: str) -> None:
-    assert placeholder_reason(rev, numeric_convention=False) is None
+    assert placeholder_reason(rev) is None
 
 
 def test_random_ids_rarely_look_invented() -> None:
     rng = random.Random(7)
     ids = [f"{rng.getrandbits(48):012x}" for _ in range(20000)]
-    flagged = [i for i in ids if placeholder_reason(i, numeric_convention=False)]
+    flagged = [i for i in ids if placeholder_reason(i)]
     assert len(flagged) / len(ids) < 0.002, flagged[:10]
+
+
+def cws_history(*ids: str) -> dict[str, str]:
+    """CleanWithSnapshot's layout: 0001_initial.py, 0002_slots_v1.py, ... each revising the one before."""
+    down: str | None = None
+    files = {}
+    for rev in ids:
+        files[f"{VERSIONS}/{rev}.py"] = revision_file(rev, down)
+        down = rev
+    return files
+
+
+def test_a_history_s_own_numbering_is_not_an_invented_id() -> None:
+    history = ("0001_initial", "0002_slots_v1", "0003_email_events", "0004_lead_status")
+    feature = {"0064", "0065_invoice_links"}
+    files = cws_history(*history, "0064", "0065_invoice_links")
+    assert run_rule("placeholder-revision-id", files, feature_revisions=feature) == []
+    # An agent's id in the same history is still flagged, with a fix naming the revision and the next number.
+    files = cws_history(*history, "a1b2c3d4e5f6")
+    [v] = run_rule("placeholder-revision-id", files, feature_revisions={"a1b2c3d4e5f6"})
+    assert "'a1b2c3d4e5f6'" in v.message and v.file == f"{VERSIONS}/a1b2c3d4e5f6.py"
+    assert v.fix and "revision a1b2c3d4e5f6" in v.fix and "`0005_<slug>`" in v.fix
+
+
+def test_a1b2c3d4e5f6_in_a_history_of_random_hex_ids_is_flagged() -> None:
+    # pscweb3: random hex ids, and one that an agent typed.
+    files = cws_history("0209794dca2b", "03ac4c328b00", "11398f069793", "a1b2c3d4e5f6")
+    [v] = run_rule("placeholder-revision-id", files, feature_revisions={"a1b2c3d4e5f6"})
+    assert "a well-known placeholder" in v.message and "next number" not in (v.fix or "")
+    # A numbered id is no convention of a hex history.
+    files = cws_history("0209794dca2b", "03ac4c328b00", "11398f069793", "0004")
+    assert len(run_rule("placeholder-revision-id", files, feature_revisions={"0004"})) == 1
 
 
 def test_numeric_ids_are_a_convention_when_every_revision_uses_them() -> None:
@@ -170,3 +233,33 @@ def test_concurrently_outside_autocommit(up: str, fires: bool) -> None:
     assert bool(found) is fires
     if fires:
         assert found[0].line == 9 and "upgrade()" in found[0].message
+
+
+# warehouse's downgrades, as autogenerate wrote them for constraints created without a name.
+@pytest.mark.parametrize(
+    ("call", "fires"),
+    [
+        ('op.drop_constraint(None, "releases", type_="unique")', True),
+        ('op.drop_constraint(None, "user_events", type_="foreignkey")', True),
+        ('op.drop_constraint(constraint_name=None, table_name="releases")', True),
+        (
+            'with op.batch_alter_table("releases") as batch_op:\n    batch_op.drop_constraint(None, type_="unique")',
+            True,
+        ),
+        ('op.drop_constraint("releases_project_id_version_key", "releases", type_="unique")', False),
+        ('op.drop_constraint(op.f("uq_releases_project_id"), "releases", type_="unique")', False),
+        ("op.drop_constraint(name, 'releases')", False),
+    ],
+)
+def test_unnamed_constraint_drop(call: str, fires: bool) -> None:
+    files = {f"{VERSIONS}/a.py": revision_file("08aedc089eaf", None, down_body=call)}
+    assert bool(run_rule("unnamed-constraint-drop", files)) is fires
+
+
+def test_unnamed_constraint_drop_names_the_table_revision_and_a_real_name() -> None:
+    up = 'op.create_unique_constraint(None, "releases", ["project_id", "version"])'
+    down = 'op.drop_constraint(None, "releases", type_="unique")'
+    files = {f"{VERSIONS}/a.py": revision_file("08aedc089eaf", None, up=up, down_body=down)}
+    [v] = run_rule("unnamed-constraint-drop", files)
+    assert v.line == 13 and "downgrade() of revision 08aedc089eaf" in v.message and "on releases" in v.message
+    assert v.fix is not None and '"releases_<columns>_key", "releases", type_="unique"' in v.fix

@@ -9,6 +9,7 @@ import pytest
 from test_rules_helpers import run_rule
 
 from orchestrator.checks.rules.pii_undocumented import pii_kind
+from orchestrator.config import DelegateConfig
 from orchestrator.spec import parse_data_model
 
 POLICIES = "api/sql/policies/lesson_notes.sql"
@@ -36,11 +37,63 @@ def test_rls_no_policy() -> None:
 
 
 def test_rls_role_coverage_public_covers_every_role() -> None:
-    only_auth = f"CREATE POLICY p ON public.notes FOR SELECT TO authenticated USING ({OWN});\n"
-    [v] = run_rule("rls-role-coverage", {MIGRATION: TABLE + ENABLE + only_auth})
-    assert "anon, service_role" in v.message
+    only_service = "CREATE POLICY p ON public.notes FOR ALL TO service_role USING (true);\n"
+    cfg = DelegateConfig(expected_roles=["anon", "authenticated", "service_role"])
+    found = run_rule("rls-role-coverage", {MIGRATION: TABLE + ENABLE + only_service}, config=cfg)
+    # service_role bypasses RLS: it needs no policy, even when listed.
+    assert [v.message.split(" should")[0] for v in found] == ["anon", "authenticated"]
+    assert all("(expected_roles in [tool.delegate])" in v.message for v in found)
     to_public = f"CREATE POLICY p ON public.notes FOR SELECT USING ({OWN});\n"
-    assert run_rule("rls-role-coverage", {MIGRATION: TABLE + ENABLE + to_public}) == []
+    assert run_rule("rls-role-coverage", {MIGRATION: TABLE + ENABLE + to_public}, config=cfg) == []
+
+
+# pscweb3-like: owner-scoped tables with RLS on and policies for authenticated only.
+OWNED = (
+    "CREATE TABLE public.profiles (id uuid PRIMARY KEY REFERENCES auth.users (id), display_name text);\n"
+    "ALTER TABLE public.profiles ENABLE ROW LEVEL SECURITY;\n"
+)
+
+
+def test_deny_by_default_is_not_a_finding() -> None:
+    # RLS on, owner policies for authenticated, nothing for anon: anon is denied, as it should be.
+    own = "CREATE POLICY profiles_own ON public.profiles FOR ALL TO authenticated USING (id = auth.uid());\n"
+    assert run_rule("rls-role-coverage", {MIGRATION: OWNED + own}) == []
+
+
+def test_the_owner_who_cannot_reach_their_rows_is_reported_naming_the_table() -> None:
+    service = "CREATE POLICY profiles_service ON public.profiles FOR ALL TO service_role USING (true);\n"
+    [v] = run_rule("rls-role-coverage", {MIGRATION: OWNED + service})
+    assert v.message.startswith("authenticated should reach public.profiles (owners sign in as authenticated (id))")
+    assert v.fix and "ON public.profiles" in v.fix and "lesson_notes" not in v.fix and "= id" in v.fix
+
+
+def test_a_public_read_table_needs_a_policy_for_anon() -> None:
+    catalogue = (
+        "CREATE TABLE public.courses (id bigint PRIMARY KEY, title text);\n"
+        "ALTER TABLE public.courses ENABLE ROW LEVEL SECURITY;\n"
+        "CREATE POLICY courses_read ON public.courses FOR SELECT TO authenticated USING (true);\n"
+    )
+    assert run_rule("rls-role-coverage", {MIGRATION: catalogue}) == []  # not declared public: nothing expected
+    cfg = DelegateConfig(public_read_tables=["courses"])
+    [v] = run_rule("rls-role-coverage", {MIGRATION: catalogue}, config=cfg)
+    assert v.message.startswith("anon should reach public.courses (the table is declared public-read)")
+    assert v.fix and "CREATE POLICY courses_anon_select ON public.courses FOR SELECT TO anon USING (true)" in v.fix
+    anon_none = "CREATE POLICY courses_anon ON public.courses FOR SELECT TO anon USING (false);\n"
+    assert len(run_rule("rls-role-coverage", {MIGRATION: catalogue + anon_none}, config=cfg)) == 1
+
+
+def test_a_select_policy_granting_more_than_the_owner_model_is_reported() -> None:
+    leak = "CREATE POLICY profiles_read ON public.profiles FOR SELECT TO authenticated USING (true);\n"
+    [v] = run_rule("rls-role-coverage", {MIGRATION: OWNED + leak})
+    assert (
+        v.line == 3
+        and 'SELECT policy "profiles_read" on public.profiles lets authenticated read every row' in v.message
+    )
+    assert v.fix and "USING ((select auth.uid()) = id)" in v.fix
+    # Declared public-read, the same policy is the plan (anon is then expected to read too).
+    public = DelegateConfig(public_read_tables=["profiles"])
+    found = run_rule("rls-role-coverage", {MIGRATION: OWNED + leak}, config=public)
+    assert [v.message.split(" should")[0] for v in found] == ["anon"]
 
 
 @pytest.mark.parametrize(

@@ -173,10 +173,23 @@ def test_undecodable_file_is_an_input_error(tmp_path: Path) -> None:
         ("Aircraft", "aircraft"),
         ("HTTPRequest", "http_requests"),
         ("branch", "branches"),
+        # Already table names (spec-kit's `### lesson_notes (new)`): not pluralised again.
+        ("lesson_notes", "lesson_notes"),
+        ("status_history", "status_history"),
+        ("people", "people"),
+        ("LessonNote", "lesson_notes"),
+        ("Person", "people"),
+        ("Analysis", "analyses"),
     ],
 )
 def test_table_name_for(entity: str, table: str) -> None:
     assert table_name_for(entity) == table
+
+
+def test_a_heading_that_is_the_table_name_is_the_table() -> None:
+    text = "## Entities\n\n### lesson_notes (new)\n\n| Field | Type |\n|---|---|\n| body | text |\n"
+    [entity] = parse_data_model(text)
+    assert (entity.name, entity.table, entity.existing) == ("lesson_notes", "lesson_notes", False)
 
 
 def test_heading_with_table_in_backticks_and_no_fields_elsewhere() -> None:

@@ -246,16 +246,37 @@ def test_failed_upgrade_skips_descendants_but_walks_the_sibling_branch(
     assert our_databases(pg_server) == before
 
 
-def test_irreversible_on_purpose_is_info_and_children_still_walk(tmp_path: Path, pg_server: PostgresServer) -> None:
-    refusal = "raise NotImplementedError('irreversible: data loss')"
-    repo = branched_repo(tmp_path / "repo", {"c1": ("op.create_index('ix_items_b1', 'items', ['b1'])", refusal)})
-    verification, findings = stairway(repo, pg_server, irreversible_revisions=["c1"])
+def test_irreversible_on_purpose_is_not_downgrade_failed_and_children_still_walk(
+    tmp_path: Path, pg_server: PostgresServer
+) -> None:
+    # warehouse: downgrades that only raise, on purpose. The static rule irreversible-downgrade reports them;
+    # the stairway adds no downgrade-failed, marks the revision irreversible and walks its children.
+    refusal = "raise RuntimeError('Order No. 227 - no step back')"
+    trying = "op.execute('DROP TABLE c2_only')\nop.execute(\"DO $$ BEGIN RAISE EXCEPTION 'data loss'; END $$\")"
+    repo = branched_repo(
+        tmp_path / "repo",
+        {
+            "c1": ("op.create_index('ix_items_b1', 'items', ['b1'])", refusal),
+            "c2": ("op.execute('CREATE TABLE c2_only (id int)')", trying),
+        },
+    )
+    verification, findings = stairway(repo, pg_server, irreversible_revisions=["c2"])
     runs = runs_by_id(verification)
-    assert runs["c1"].status == "irreversible"
+    assert runs["c1"].status == "irreversible" and "only raises" in runs["c1"].detail
+    assert runs["c2"].status == "irreversible"
+    # c2 is listed and its downgrade tried and refused: an info of its own rule, no error.
     (finding,) = findings
-    assert finding.severity is Severity.INFO and finding.rule == "downgrade-failed"
-    assert "irreversible: data loss" in finding.message
+    assert finding.rule == "irreversible-downgrade" and finding.severity is Severity.INFO
+    assert finding.file == "api/alembic/versions/c2.py" and "data loss" in finding.message
     assert runs["m1"].status == "round-trips" and runs["h1"].status == "round-trips"
+
+
+def test_a_downgrade_that_tries_and_fails_is_still_downgrade_failed(tmp_path: Path, pg_server: PostgresServer) -> None:
+    failing = "op.drop_index('ix_items_b1', 'items')\nop.execute('DROP TABLE no_such_table')"
+    repo = branched_repo(tmp_path / "repo", {"c1": ("op.create_index('ix_items_b1', 'items', ['b1'])", failing)})
+    verification, findings = stairway(repo, pg_server)
+    assert runs_by_id(verification)["c1"].status == "downgrade-failed"
+    assert [f.rule for f in findings] == ["downgrade-failed"] and findings[0].severity is Severity.ERROR
 
 
 def test_a_revision_that_fails_only_in_the_worker_says_so(tmp_path: Path, pg_server: PostgresServer) -> None:
@@ -300,8 +321,8 @@ def test_a_hanging_revision_times_out_and_the_walk_goes_on(tmp_path: Path, pg_se
 def test_cli_prints_the_stairway_as_json(tmp_path: Path, pg_server: PostgresServer) -> None:
     from orchestrator.cli import main
 
-    refusal = "raise NotImplementedError('irreversible: data loss')"
-    repo = branched_repo(tmp_path / "repo", {"c2": ("op.execute('CREATE TABLE c2_only (id int)')", refusal)})
+    failing = "op.execute('DROP TABLE no_such_table')"
+    repo = branched_repo(tmp_path / "repo", {"c2": ("op.execute('CREATE TABLE c2_only (id int)')", failing)})
     out = io.StringIO()
     with redirect_stdout(out):
         code = main(

@@ -166,6 +166,34 @@ def test_a_downgrade_that_forgets_the_enum_leaves_a_trace(tmp_path: Path, pg_ser
     assert again.fix.startswith("most likely a consequence of what the downgrade left behind (type public.note_kind")
 
 
+def test_a_downgrade_that_only_raises_stops_the_round_trip_without_downgrade_failed(
+    tmp_path: Path, pg_server: PostgresServer
+) -> None:
+    # warehouse's `raise RuntimeError("Cannot Go Backwards In Time.")`: irreversible on purpose, not a defect.
+    repo = make_repo(tmp_path, down='"""Irreversible."""\nraise RuntimeError("Cannot Go Backwards In Time.")')
+    verification, findings = check(repo, pg_server)
+    assert not rules(findings) & {"downgrade-failed", "reupgrade-failed"}, findings
+    assert step(verification, "downgrade") is StepStatus.WARNED
+    assert "revision 0002notes is irreversible on purpose" in next(
+        s.detail for s in verification.steps if s.name == "downgrade"
+    )
+    assert verification.revision_runs[0].status == "irreversible"
+
+
+def test_a_listed_irreversible_revision_that_refuses_is_an_info(tmp_path: Path, pg_server: PostgresServer) -> None:
+    refusing = "op.execute(\"DO $$ BEGIN RAISE EXCEPTION 'notes would be lost'; END $$\")"
+    repo = make_repo(tmp_path, down=refusing)
+    cfg = DelegateConfig(timeout_seconds=60, irreversible_revisions=["0002notes"])
+    options = CheckOptions(repo=repo, since="0001base", database_url=pg_server.admin_url)
+    verification, findings = run_live(repo, cfg, options)
+    [finding] = [f for f in findings if f.rule in ("downgrade-failed", "irreversible-downgrade")]
+    assert finding.rule == "irreversible-downgrade" and finding.severity == "info"
+    assert "notes would be lost" in finding.message and finding.file == "api/alembic/versions/0002_notes.py"
+    # Without the listing, the same refusal is a downgrade that tried and failed.
+    _, findings = check(repo, pg_server)
+    assert "downgrade-failed" in rules(findings) and "irreversible-downgrade" not in rules(findings)
+
+
 def test_on_conflict_do_nothing_without_a_unique_target_is_not_idempotent(
     tmp_path: Path, pg_server: PostgresServer
 ) -> None:

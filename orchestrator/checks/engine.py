@@ -53,6 +53,16 @@ ENGINE_RULES: dict[str, tuple[Severity, str]] = {
 
 _RANK = {severity: rank for rank, severity in enumerate(Severity)}
 
+# Alembic's error for op.drop_constraint(None, ...), which the unnamed-constraint-drop rule reports from the AST.
+_UNNAMED_DROP = "Can't emit DROP CONSTRAINT"
+
+
+def _drops_unnamed(rf: RevisionFile, direction: str | None) -> bool:
+    from orchestrator.checks.rules.alembic import unnamed_constraint_drops
+
+    fn = rf.upgrade if direction == "upgrade" else rf.downgrade if direction == "downgrade" else None
+    return fn is not None and any(unnamed_constraint_drops(fn))
+
 
 def finding_order(f: Finding) -> tuple[str, int, int, str]:
     """By file, line, severity (errors first), rule: with a precomputed rank, since runs can have tens of
@@ -453,7 +463,12 @@ def _run_rule(rule: Rule, ctx: CheckContext, index: SuppressionIndex) -> list[Fi
             continue
         out.append(
             Finding(
-                rule=rule.id, severity=rule.severity, file=v.file, line=v.line, message=v.message, fix=v.fix or rule.fix
+                rule=rule.id,
+                severity=v.severity or rule.severity,
+                file=v.file,
+                line=v.line,
+                message=v.message,
+                fix=v.fix or rule.fix,
             )
         )
     return out
@@ -615,6 +630,8 @@ class InputReading:
         for rf, _ in self.to_render:
             result = rendered.get(rf.path.resolve())
             for direction, line, error in result.errors if result is not None else ():
+                if _UNNAMED_DROP in error and _drops_unnamed(rf, direction):
+                    continue  # unnamed-constraint-drop reports the call (one cause, one finding)
                 where = f"{direction}()" if direction else "importing the module"
                 self.builder.report(
                     "unanalysable-sql",

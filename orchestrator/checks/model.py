@@ -62,6 +62,7 @@ class Violation:
     line: int | None
     message: str
     fix: str | None = None  # defaults to the rule's own fix text
+    severity: Severity | None = None  # defaults to the rule's severity (e.g. info for a case the config accepts)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from orchestrator.check import load_spec, spec_folder
 from orchestrator.config import DelegateConfig
 from orchestrator.errors import DelegateError, InputError
 from orchestrator.feature import RevisionSelection, branch_changes, select_revisions
+from orchestrator.irreversible import irreversible_downgrade
 from orchestrator.pg import (
     SUPABASE_EMULATION_VERSION,
     PostgresServer,
@@ -344,15 +345,23 @@ class LiveRun:
                     if rev in self.runs:
                         self.runs[rev].downgrade_ms = round(ms, 1)
                 if not run.ok:
-                    self.report_alembic_failure(
-                        "downgrade-failed", run, "downgrade", "make downgrade() undo exactly what upgrade() did"
-                    )
+                    on_purpose = irreversible_downgrade(self.graph.by_id.get(run.failed_revision() or ""), self.cfg)
+                    if on_purpose is None:
+                        self.report_alembic_failure(
+                            "downgrade-failed", run, "downgrade", "make downgrade() undo exactly what upgrade() did"
+                        )
+                    else:  # not a defect: the round trip stops there (the static rule reports a raising downgrade)
+                        record.status, record.detail = StepStatus.WARNED, on_purpose.stops_here()
+                        self.findings.extend(f for f in [on_purpose.live_finding(run.error_tail())] if f is not None)
+                        if on_purpose.revision in self.runs:
+                            self.runs[on_purpose.revision].status = "irreversible"
                     failed = True
                     break
             if not failed:
                 self._compare_with_base(url, target, record)
         if failed:
-            self.skip("re-upgrade", "the downgrade failed")  # after the downgrade step, so the report reads in order
+            # After the downgrade step, so the report reads in order.
+            self.skip("re-upgrade", "the downgrade did not reach the base")
             return
         with self.step("re-upgrade") as record:
             if not self._upgrade(url, first=False):

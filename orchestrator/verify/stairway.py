@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from orchestrator.config import DelegateConfig
 from orchestrator.errors import InputError
 from orchestrator.feature import RevisionSelection, select_revisions
+from orchestrator.irreversible import irreversible_downgrade
 from orchestrator.pg import PostgresServer, ScratchDatabase, ensure_template, open_server
 from orchestrator.report import Finding, Severity
 from orchestrator.revisions import RevisionFile, RevisionGraph
@@ -415,7 +416,7 @@ class StairwayWalk:
         down: WorkerAnswer,
         target: str,
     ) -> None:
-        on_purpose = self._irreversible(rev)
+        on_purpose = irreversible_downgrade(rf, self.cfg)
         # Transactional DDL rolled the failed downgrade back, so children can start from here; prove it first.
         reusable = (
             self.waiting.get(rev, 0) > 0
@@ -426,15 +427,8 @@ class StairwayWalk:
         run.status = IRREVERSIBLE if on_purpose else DOWNGRADE_FAILED
         run.detail = _first_line(down.error)
         if on_purpose:
-            self._fail(
-                rev,
-                rf,
-                DOWNGRADE_FAILED,
-                f"irreversible on purpose (irreversible_revisions): its downgrade refuses: {_first_line(down.error)}",
-                down,
-                phase="downgrade",
-                severity=Severity.INFO,
-            )
+            run.detail = f"{on_purpose.why}: {run.detail}"
+            self.findings.extend(f for f in [on_purpose.live_finding(down.error or "")] if f is not None)
         else:
             recheck = self._recheck(["downgrade", target], work, down, in_place=not reusable)
             self._fail(
@@ -620,9 +614,6 @@ class StairwayWalk:
             if run is not None:
                 run.detail += note
         self.pending.clear()
-
-    def _irreversible(self, rev: str) -> bool:
-        return any(rev == mark or (len(mark) >= 4 and rev.startswith(mark)) for mark in self.cfg.irreversible_revisions)
 
     def _fail(
         self,

@@ -78,3 +78,21 @@ def lesson_notes_table(columns: tuple[str, ...] = ("body",)) -> str:
         down=None,
         message="001 example: lesson notes",
     )
+
+
+def about(text: str, names: dict[str, str]) -> str:
+    """A fix written for the rule's example, made about the finding's own objects: each example name in `names`
+    (a whole identifier, `_` counting as a separator) becomes the real one, longest names first."""
+    import re
+
+    if not names:
+        return text
+    keys = sorted(names, key=len, reverse=True)
+    pattern = re.compile("|".join(rf"(?<![A-Za-z0-9]){re.escape(k)}(?![A-Za-z0-9])" for k in keys))
+    return pattern.sub(lambda m: names[m.group(0)], text)
+
+
+def bare(table: str) -> str:
+    """`lessons` for public.lessons (the schema a migration's unqualified names mean), else `schema.table`."""
+    schema, _, name = table.rpartition(".")
+    return name if schema in ("", "public") else table

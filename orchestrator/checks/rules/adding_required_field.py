@@ -8,7 +8,7 @@ from pglast import ast
 from pglast.enums import ConstrType
 
 from orchestrator.checks.model import CheckContext, Rule, Violation
-from orchestrator.checks.rules._examples import revision, revision_path
+from orchestrator.checks.rules._examples import about, bare, revision, revision_path
 from orchestrator.checks.rules._sql import const_value, is_existing, upgrade_added_columns
 from orchestrator.report import Severity
 
@@ -73,4 +73,5 @@ class AddingRequiredField(Rule):
                     stmt.file,
                     stmt.line,
                     f'column "{col.colname}" is added NOT NULL with no default to existing table {table}',
+                    about(self.fix, {"lessons": bare(table), "duration_minutes": col.colname or "<column>"}),
                 )

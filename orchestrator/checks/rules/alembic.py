@@ -12,6 +12,7 @@ from pglast.enums import ObjectType
 
 from orchestrator.checks.model import CheckContext, Rule, Violation
 from orchestrator.checks.rules._examples import revision, revision_path
+from orchestrator.irreversible import listed_irreversible, only_raise
 from orchestrator.report import Severity
 from orchestrator.revisions import RevisionFile
 
@@ -67,28 +68,26 @@ class MissingDowngrade(Rule):
                 yield Violation(rf.rel, rf.lines.get("revision", 1), f"revision {rf.label} has no downgrade() function")
 
 
-def _is_trivial(stmt: ast.stmt) -> bool:
-    """pass, `...`, a docstring or other bare constant, or a raise: nothing that undoes anything."""
-    if isinstance(stmt, (ast.Pass, ast.Raise)):
-        return True
-    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+def _does_nothing(stmt: ast.stmt) -> bool:
+    """pass, `...`, a docstring or other bare constant: nothing that undoes anything."""
+    return isinstance(stmt, ast.Pass) or (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))
 
 
 class EmptyDowngrade(Rule):
     id = "empty-downgrade"
     severity = Severity.ERROR
     family = "alembic"
-    summary = "`downgrade()` is `pass`, `...`, or only raises"
+    summary = "`downgrade()` is `pass` or `...` (does nothing)"
     why = (
         "An empty downgrade reports success while leaving the upgrade's tables, columns and policies in place: "
         "the database and the version table disagree, and the next upgrade fails on objects that already exist. "
-        "One that only raises makes every rollback past it impossible. Revisions listed in "
-        "irreversible_revisions in [tool.delegate] are intentional and not reported."
+        "Revisions listed in irreversible_revisions in [tool.delegate] are intentional and not reported; a "
+        "downgrade that only raises is irreversible-downgrade."
     )
     fix = (
         "Undo every step of upgrade() in reverse order (op.drop_index, op.drop_column, op.drop_table, DROP POLICY "
-        "...). If the revision really cannot be undone, list it in irreversible_revisions and say why in the "
-        "runbook."
+        "...). If the revision really cannot be undone, make downgrade() raise with the reason, list it in "
+        "irreversible_revisions and say why in the runbook."
     )
     example_path = revision_path("lessons_notes")
     bad = revision('op.add_column("lessons", sa.Column("notes", sa.Text(), nullable=True))', "pass")
@@ -97,14 +96,68 @@ class EmptyDowngrade(Rule):
     )
 
     def check(self, ctx: CheckContext) -> Iterator[Violation]:
-        irreversible = set(ctx.config.irreversible_revisions)
         for rf in declared_revisions(ctx):
             fn = rf.downgrade
-            if fn is None or rf.revision in irreversible or not all(_is_trivial(s) for s in fn.body):
+            if fn is None or listed_irreversible(rf.revision, ctx.config) or not all(map(_does_nothing, fn.body)):
                 continue
-            only_raises = any(isinstance(s, ast.Raise) for s in fn.body)
-            what = "only raises" if only_raises else "does nothing"
-            yield Violation(rf.rel, fn.lineno, f"downgrade() of revision {rf.label} {what}")
+            yield Violation(
+                rf.rel,
+                fn.lineno,
+                f"downgrade() of revision {rf.label} does nothing",
+                fix=(
+                    f"Undo every step of upgrade() of revision {rf.label} in reverse order in its downgrade() "
+                    f"({rf.rel}); if it really cannot be undone, make downgrade() raise with the reason and list "
+                    f"{rf.label} in irreversible_revisions."
+                ),
+            )
+
+
+class IrreversibleDowngrade(Rule):
+    id = "irreversible-downgrade"
+    severity = Severity.WARNING
+    family = "alembic"
+    summary = (
+        "`downgrade()` only raises (`RuntimeError`, `NotImplementedError`): irreversible on purpose; info when "
+        "listed in `irreversible_revisions`"
+    )
+    why = (
+        "A downgrade that only raises says, on purpose, that the revision cannot be undone (a data migration, a "
+        "rename that code already depends on): nothing is broken, but no rollback goes past it, so a bad deploy "
+        "above it can only be fixed forward. It is its own finding, not downgrade-failed (which is for a downgrade "
+        "that tries and fails); the live check and the stairway stop the round trip there and say so. Listing the "
+        "revision in irreversible_revisions in [tool.delegate] records the decision and turns the warning into an "
+        "info."
+    )
+    fix = (
+        "If the revision can be undone, write the downgrade. If not, list it in irreversible_revisions in "
+        "[tool.delegate] and say in the runbook how to recover without a rollback."
+    )
+    example_path = revision_path("rename_tables")
+    bad = revision(
+        'op.rename_table("accounts_user", "users")', 'raise RuntimeError("Cannot undo: the application reads users")'
+    )
+    good = revision('op.rename_table("accounts_user", "users")', 'op.rename_table("users", "accounts_user")')
+
+    def check(self, ctx: CheckContext) -> Iterator[Violation]:
+        for rf in declared_revisions(ctx):
+            raised = only_raise(rf.downgrade)
+            if raised is None:
+                continue
+            listed = listed_irreversible(rf.revision, ctx.config)
+            what = ast.unparse(raised.exc) if raised.exc is not None else "raise"
+            yield Violation(
+                rf.rel,
+                raised.lineno,
+                f"revision {rf.label} cannot be downgraded: its downgrade() only raises ({what[:120]})"
+                + ("; listed in irreversible_revisions" if listed else ""),
+                fix=f"Nothing to do: {rf.label} is listed in irreversible_revisions; say in the runbook how to "
+                "recover without a rollback."
+                if listed
+                else f"If revision {rf.label} can be undone, write its downgrade() ({rf.rel}); if not, list "
+                f'"{rf.label}" in irreversible_revisions in [tool.delegate] and say in the runbook how to recover '
+                "without a rollback.",
+                severity=Severity.INFO if listed else None,
+            )
 
 
 class DuplicateRevision(Rule):
@@ -308,15 +361,19 @@ def _sequential_share(value: str) -> float:
     return len(direct | interleaved) / len(value) if value else 0.0
 
 
-def placeholder_reason(rev: str, numeric_convention: bool) -> str | None:
+def placeholder_reason(rev: str, follows_convention: bool = False) -> str | None:
+    """Why `rev` looks typed in rather than generated; None when it does not, or follows the history's own
+    numbering convention (`0001_initial`, `0002_slots_v1`, `0064`)."""
+    if follows_convention:
+        return None
     value = rev.lower()
-    if value in _KNOWN_PLACEHOLDERS and not (value.isdigit() and numeric_convention):
+    if value in _KNOWN_PLACEHOLDERS:
         return "a well-known placeholder"
     if len(set(value)) == 1:
         return "one repeated character"
     if value.isdigit() and len(value) < 8:
         # 0001, 042: typed by hand. Twelve random hex digits are all decimal digits in 0.4% of real ids.
-        return None if numeric_convention else "a hand-numbered id"
+        return "a hand-numbered id"
     if any(word in value for word in _HEXSPEAK):
         return "a hex word"
     for size in (1, 2, 3, 4):
@@ -330,6 +387,31 @@ def placeholder_reason(rev: str, numeric_convention: bool) -> str | None:
     return None
 
 
+_NUMBERED = re.compile(r"(\d+)(?:[_.-].*)?")
+
+
+def numbered_width(rev: str) -> int | None:
+    """The width of the number an id starts with, when it is a number alone or before a separator: 4 for
+    `0001`, `0002_slots_v1` and `0064`; None for `3f9c2a7d1b84` or `20x`."""
+    match = _NUMBERED.fullmatch(rev)
+    return len(match.group(1)) if match else None
+
+
+def _number(rev: str) -> int:
+    match = _NUMBERED.fullmatch(rev)
+    return int(match.group(1)) if match else 0
+
+
+def numbering_convention(history: list[str]) -> frozenset[int]:
+    """The number widths that a history's ids use as a convention: by at least two ids, or by every one."""
+    counts: dict[int, int] = {}
+    for rev in history:
+        width = numbered_width(rev)
+        if width is not None:
+            counts[width] = counts.get(width, 0) + 1
+    return frozenset(w for w, n in counts.items() if n >= 2 or n == len(history))
+
+
 class PlaceholderRevisionId(Rule):
     id = "placeholder-revision-id"
     severity = Severity.WARNING
@@ -338,8 +420,10 @@ class PlaceholderRevisionId(Rule):
     why = (
         "Alembic's ids are random so that two branches never collide. A typed-in id (a1b2c3d4e5f6, 0001, "
         "deadbeef) is likely to be typed in again by the next person or model, and then duplicate-revision "
-        "breaks the history for everyone. A repository whose revisions all use plain numbers (`--rev-id 0001`, "
-        "`0002`, ...) follows a deliberate convention and is not reported."
+        "breaks the history for everyone. A history's own numbering convention is not an invented id: it is "
+        "learnt from the revisions below the ones under test (`0001_initial`, `0002_slots_v1`, `--rev-id 0003`: "
+        "a number of the same width, alone or before `_`), and an id that follows it is not reported; an id such "
+        "as a1b2c3d4e5f6 in a history of random hex ids still is."
     )
     fix = "Let Alembic generate the id (`alembic revision -m ...`), or use `uuid.uuid4().hex[-12:]`."
     example_path = revision_path("lessons_notes", rev="a1b2c3d4e5f6")
@@ -356,14 +440,28 @@ class PlaceholderRevisionId(Rule):
 
     def check(self, ctx: CheckContext) -> Iterator[Violation]:
         ids = [rf.revision for rf in ctx.graph.files if rf.revision]
-        numeric_convention = len(ids) >= 2 and all(i.isdigit() for i in ids)
+        # The convention is learnt from the history below the revisions under test (all of it without a feature).
+        history = [i for i in ids if not ctx.in_feature(i)] if ctx.feature_revisions is not None else ids
+        widths = numbering_convention(history or ids)
         for rf in ctx.graph.files:
             if not rf.revision:
                 continue
-            reason = placeholder_reason(rf.revision, numeric_convention)
+            reason = placeholder_reason(rf.revision, numbered_width(rf.revision) in widths)
             if reason:
+                numbered = ""
+                if widths:
+                    width = max(widths)
+                    top = max((_number(i) for i in ids if numbered_width(i) == width), default=0)
+                    numbered = f", or the next number of this history's convention (`{top + 1:0{width}d}_<slug>`)"
                 yield Violation(
-                    rf.rel, rf.lines.get("revision", 1), f"revision id {rf.revision!r} looks invented ({reason})"
+                    rf.rel,
+                    rf.lines.get("revision", 1),
+                    f"revision id {rf.revision!r} looks invented ({reason})",
+                    fix=(
+                        f"Give revision {rf.revision} ({rf.rel}) a generated id (`alembic revision -m ...` makes one; "
+                        f"or `uuid.uuid4().hex[-12:]`){numbered}, and change the down_revision of each revision "
+                        "that builds on it."
+                    ),
                 )
 
 
@@ -477,7 +575,90 @@ class ConcurrentlyOutsideAutocommit(Rule):
                             rf.rel,
                             call.lineno,
                             f"{what} in {fn.name}() runs inside the migration's transaction and will fail",
+                            "Wrap the call in an autocommit block:\n"
+                            "    with op.get_context().autocommit_block():\n"
+                            f"        {ast.unparse(call)}\n"
+                            "Put only the concurrent statements inside the block (it commits everything before it).",
                         )
+
+
+def _constant_text(node: ast.expr | None) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def unnamed_constraint_drops(fn: ast.FunctionDef) -> Iterator[tuple[ast.Call, str | None, str | None]]:
+    """(call, table, type_) for each `op.drop_constraint(...)` / `batch_op.drop_constraint(...)` whose name is a
+    constant that is not a string (None, a number): Alembic can never render DROP CONSTRAINT for it."""
+    for node in ast.walk(fn):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        if node.func.attr != "drop_constraint":
+            continue
+        keywords = {kw.arg: kw.value for kw in node.keywords if kw.arg}
+        name = node.args[0] if node.args else keywords.get("constraint_name")
+        if not isinstance(name, ast.Constant) or isinstance(name.value, str):
+            continue  # a string, or an expression whose value only the running code knows
+        table = _constant_text(node.args[1] if len(node.args) > 1 else keywords.get("table_name"))
+        kind = _constant_text(node.args[2] if len(node.args) > 2 else keywords.get("type_"))
+        yield node, table, kind
+
+
+# The suffix PostgreSQL gives a constraint created without a name: <table>_<columns>_<suffix>.
+_DEFAULT_SUFFIX = {"foreignkey": "fkey", "unique": "key", "check": "check", "primary": "pkey"}
+
+
+class UnnamedConstraintDrop(Rule):
+    id = "unnamed-constraint-drop"
+    severity = Severity.ERROR
+    family = "alembic"
+    summary = "`op.drop_constraint(None, ...)` (or a name that is not a string): it can never run"
+    why = (
+        "PostgreSQL drops a constraint by its name, and Alembic has none to give it: `op.drop_constraint(None, "
+        "...)` fails with `Can't emit DROP CONSTRAINT for constraint ...; it has no name` every time, on every "
+        "database, before any SQL is sent. Autogenerate writes it when the constraint was created without a name "
+        "(`op.create_unique_constraint(None, ...)`, `sa.ForeignKeyConstraint` with no `name=`): the database then "
+        "named it (`<table>_<column>_fkey`), and only that name can drop it. It is found without a database, "
+        "in upgrade() and downgrade() alike."
+    )
+    fix = (
+        "Give drop_constraint the constraint's real name (the name the database gave it: `\\d TABLE` in psql, "
+        "or the name= of the create call), and name constraints when creating them (a naming_convention on the "
+        "MetaData does it for every one)."
+    )
+    example_path = revision_path("release_unique")
+    bad = revision(
+        'op.create_unique_constraint(None, "releases", ["project_id", "version"])',
+        'op.drop_constraint(None, "releases", type_="unique")',
+    )
+    good = revision(
+        'op.create_unique_constraint("uq_releases_project_id_version", "releases", ["project_id", "version"])',
+        'op.drop_constraint("uq_releases_project_id_version", "releases", type_="unique")',
+    )
+
+    def check(self, ctx: CheckContext) -> Iterator[Violation]:
+        for rf in declared_revisions(ctx):
+            for fn in (rf.upgrade, rf.downgrade):
+                if fn is None:
+                    continue
+                for call, table, kind in unnamed_constraint_drops(fn):
+                    on = f" on {table}" if table else ""
+                    what = f"{kind} constraint" if kind else "constraint"
+                    columns = "" if kind == "primary" else "_<columns>"
+                    suffix = _DEFAULT_SUFFIX.get(kind or "")
+                    name = f"{table}{columns}_{suffix}" if table and suffix else None
+                    kind_arg = f', type_="{kind}"' if kind else ""
+                    example = f'op.drop_constraint("{name or "<its name>"}", "{table or "TABLE"}"{kind_arg})'
+                    yield Violation(
+                        rf.rel,
+                        call.lineno,
+                        f"{fn.name}() of revision {rf.label} drops a {what}{on} without a name: Alembic cannot "
+                        f"emit DROP CONSTRAINT for it, so this {fn.name}() fails every time",
+                        fix=(
+                            f"Name the {what}{on} that this call drops as the database named it "
+                            f"(`\\d {table or 'TABLE'}` in psql lists it), e.g. {example}; and name it where it is "
+                            "created."
+                        ),
+                    )
 
 
 class PythonSyntaxError(Rule):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from pglast import ast
 from pglast.enums import ConstrType
+from pglast.stream import RawStream
 
 from orchestrator.checks.model import CheckContext, Rule, Violation
-from orchestrator.checks.rules._examples import revision, revision_path
-from orchestrator.checks.rules._sql import constraints_added_to_existing
+from orchestrator.checks.rules._examples import about, bare, revision, revision_path
+from orchestrator.checks.rules._sql import constraints_added_to_existing, table_of
 from orchestrator.report import Severity
 
 
@@ -59,4 +61,28 @@ class ConstraintMissingNotValid(Rule):
                     stmt.file,
                     stmt.line,
                     f"{kind} constraint {name} on existing table {table} is added without NOT VALID",
+                    _fix(table, c),
                 )
+
+
+def _fix(table: str, c: ast.Constraint) -> str:
+    t, name = bare(table), c.conname or "<its name>"
+    if c.contype == ConstrType.CONSTR_FOREIGN and c.pktable is not None:
+        cols = ", ".join(a.sval or "" for a in c.fk_attrs or () if isinstance(a, ast.String)) or "<columns>"
+        refs = ", ".join(a.sval or "" for a in c.pk_attrs or () if isinstance(a, ast.String)) or "id"
+        return about(
+            ConstraintMissingNotValid.fix,
+            {
+                "lessons_course_id_fkey": name,
+                "lessons": t,
+                "course_id": cols,
+                "courses": bare(table_of(c.pktable)),
+                "id": refs,
+            },
+        )
+    check = RawStream()(c.raw_expr) if c.raw_expr is not None else "..."
+    return (
+        "Add it NOT VALID, then validate it in a separate step (ideally a separate transaction):\n"
+        f"    ALTER TABLE {t} ADD CONSTRAINT {name} CHECK ({check}) NOT VALID;\n"
+        f"    ALTER TABLE {t} VALIDATE CONSTRAINT {name};"
+    )

@@ -14,6 +14,13 @@ from orchestrator.report import Severity
 IMPLICIT_COLUMNS = frozenset({"id", "created_at", "updated_at"})
 
 
+def _table_key(qualified: str) -> str:
+    from orchestrator.spec import table_name_for  # (spec pulls in pydantic: only when a spec is checked)
+
+    schema, _, table = qualified.rpartition(".")
+    return f"{schema or 'public'}.{table_name_for(table)}"
+
+
 class DataModelDrift(Rule):
     id = "data-model-drift"
     severity = Severity.ERROR
@@ -54,10 +61,16 @@ class DataModelDrift(Rule):
             created_cols.setdefault(col.table.lower(), set()).add(col.name.lower())
         created_tables = {t.lower() for t in schema.tables}
         known = {(t.lower(), c.lower()) for t, c in schema.known_columns}
+        # An entity matches the table the migrations really name, whether the data model writes it singular,
+        # plural or CamelCase (LessonNote, lesson_note, lesson_notes): both sides reduce to one table name.
+        real_tables = created_tables | set(created_cols) | {t for t, _ in known}
+        by_name = {_table_key(t): t for t in sorted(real_tables, key=lambda t: (t in created_tables, t))}
 
         entity_fields: dict[str, set[str]] = {}
         for entity in spec.entities:
             table = entity.qualified_table.lower()
+            if table not in real_tables:
+                table = by_name.get(_table_key(table), table)
             fields = {f.name.lower() for f in entity.fields}
             entity_fields.setdefault(table, set()).update(fields)
             if not entity.existing and table not in created_tables:

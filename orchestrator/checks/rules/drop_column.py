@@ -9,7 +9,7 @@ from pglast import ast
 from pglast.enums import AlterTableType
 
 from orchestrator.checks.model import CheckContext, Rule, SqlStatement, Violation
-from orchestrator.checks.rules._examples import revision, revision_path
+from orchestrator.checks.rules._examples import about, bare, revision, revision_path
 from orchestrator.checks.rules._sql import (
     column_refs,
     facts,
@@ -95,6 +95,7 @@ class DropColumn(Rule):
                 stmt.file,
                 stmt.line,
                 f'column "{column}" of existing table {table} is dropped with no earlier backfill or copy of its data',
+                about(self.fix, {"lessons": bare(table), "minutes": column, "duration_minutes": "<replacement>"}),
             )
 
 

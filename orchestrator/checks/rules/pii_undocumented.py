@@ -93,4 +93,6 @@ class PiiUndocumented(Rule):
                 col.stmt.line,
                 f"column {col.table}.{col.name} looks like personal data ({kind}) but data-model.md does not mark "
                 "it as PII",
+                f"Mark it in data-model.md: a `PII` note in the row of {col.name} of {bare} "
+                f"(| {col.name} | ... | PII |), or say in plan.md why {bare}.{col.name} is not personal data.",
             )

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pglast import ast
 
 from orchestrator.checks.model import CheckContext, Rule, Violation
-from orchestrator.checks.rules._examples import revision, revision_path
+from orchestrator.checks.rules._examples import about, bare, revision, revision_path
 from orchestrator.checks.rules._sql import is_existing, table_of, upgrade_migrations
 from orchestrator.report import Severity
 
@@ -58,6 +58,19 @@ class RequireConcurrentIndex(Rule):
             table = table_of(node.relation)
             if is_existing(ctx, stmt, table):
                 name = node.idxname or "(unnamed)"
+                cols = [p.name for p in node.indexParams or () if isinstance(p, ast.IndexElem) and p.name]
                 yield Violation(
-                    stmt.file, stmt.line, f'index "{name}" on existing table {table} is built without CONCURRENTLY'
+                    stmt.file,
+                    stmt.line,
+                    f'index "{name}" on existing table {table} is built without CONCURRENTLY',
+                    about(
+                        self.fix,
+                        {
+                            "ix_lessons_student": node.idxname or f"ix_{table.rpartition('.')[2]}_{'_'.join(cols)}",
+                            "public.lessons": table,
+                            "lessons": bare(table),
+                            '["student_id"]': repr(cols).replace("'", '"') if cols else '["..."]',
+                            "student_id": ", ".join(cols) or "...",
+                        },
+                    ),
                 )

@@ -6,12 +6,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from pglast import ast
-from pglast.enums import AlterTableType, ObjectType, RoleSpecType
+from pglast.enums import AlterTableType, ConstrType, ObjectType, RoleSpecType
+from pglast.stream import RawStream
 
 from orchestrator.checks.model import CheckContext, Rule, SqlStatement, Violation
-from orchestrator.checks.rules._examples import revision, revision_path
+from orchestrator.checks.rules._examples import about, revision, revision_path
 from orchestrator.checks.rules._sql import (
     MIGRATION_KINDS,
+    column_refs,
+    const_value,
     dotted_name,
     feature_ids,
     is_constant_true,
@@ -20,6 +23,7 @@ from orchestrator.checks.rules._sql import (
     statements_of,
     table_of,
     upgrade_migrations,
+    walk,
 )
 from orchestrator.report import Severity
 
@@ -125,6 +129,10 @@ op.create_table(
 )
 """
 _OWNER = "(select auth.uid()) = student_id"
+_OWNED_TABLE = _TABLE.replace(
+    'sa.Column("student_id", sa.Uuid(), nullable=False)',
+    'sa.Column("student_id", sa.Uuid(), sa.ForeignKey("auth.users.id"), nullable=False)',
+)
 
 
 def _policies(*lines: str) -> str:
@@ -201,7 +209,85 @@ class RlsNoPolicy(Rule):
         rf = rls_facts(ctx)
         for table, stmt in rf.enabled.items():
             if not rf.by_table.get(table):
-                yield Violation(stmt.file, stmt.line, f"row level security is enabled on {table} but it has no policy")
+                owners = owner_columns(ctx, table, rf.created.get(table), [])
+                yield Violation(
+                    stmt.file,
+                    stmt.line,
+                    f"row level security is enabled on {table} but it has no policy",
+                    about(
+                        self.fix,
+                        {
+                            "lesson_notes_select_own": f"{table.rpartition('.')[2]}_select_own",
+                            "public.lesson_notes": table,
+                            "student_id": owners[0] if owners else "<owner column>",
+                        },
+                    ),
+                )
+
+
+AUTH_USERS = "auth.users"
+BYPASS_RLS = frozenset({"service_role"})  # Supabase's service_role has BYPASSRLS: policies never bind it
+
+
+def owner_columns(ctx: CheckContext, table: str, create: SqlStatement | None, policies: list[Policy]) -> list[str]:
+    """The columns that make `table` owner-scoped: a foreign key to auth.users, a column named in owner_columns
+    of [tool.delegate], or a column that one of its policies compares with auth.uid()."""
+    found: list[str] = []
+
+    def add(name: str | None) -> None:
+        if name and name not in found:
+            found.append(name)
+
+    node = create.node if create is not None else None
+    configured = set(ctx.config.owner_columns)
+    for elt in node.tableElts or () if isinstance(node, ast.CreateStmt) else ():
+        if isinstance(elt, ast.ColumnDef):
+            if elt.colname in configured or f"{table}.{elt.colname}" in configured:
+                add(elt.colname)
+            for con in elt.constraints or ():
+                if _references_auth_users(con):
+                    add(elt.colname)
+        elif _references_auth_users(elt):
+            for attr in elt.fk_attrs or ():
+                add(getattr(attr, "sval", None))
+    for policy in policies:
+        for expr in (policy.using, policy.with_check):
+            for n in walk(expr) if expr is not None else ():
+                if isinstance(n, ast.A_Expr) and any(
+                    isinstance(side, (ast.FuncCall, ast.SubLink)) and _calls_auth_uid(side)
+                    for side in (n.lexpr, n.rexpr)
+                ):
+                    for side in (n.lexpr, n.rexpr):
+                        if isinstance(side, ast.ColumnRef):
+                            add(next(iter(column_refs(side)), None))
+    return found
+
+
+def _references_auth_users(con: object) -> bool:
+    return (
+        isinstance(con, ast.Constraint)
+        and con.contype == ConstrType.CONSTR_FOREIGN
+        and con.pktable is not None
+        and table_of(con.pktable) == AUTH_USERS
+    )
+
+
+def _calls_auth_uid(node: object) -> bool:
+    return any(isinstance(n, ast.FuncCall) and dotted_name(n.funcname or ()) == "auth.uid" for n in walk(node))
+
+
+def public_read(ctx: CheckContext, table: str) -> bool:
+    """Declared public-read: public_read_tables of [tool.delegate] or the feature's plan/data model."""
+    declared = set(ctx.config.public_read_tables) | set(getattr(ctx.spec, "public_read_tables", None) or ())
+    return table in declared or table.split(".")[-1] in declared
+
+
+def _lets(policy: Policy, role: str, commands: tuple[str, ...]) -> bool:
+    """The policy lets `role` reach some rows with one of `commands` (a USING (false) policy lets it reach none)."""
+    if not policy.permissive or not covers(policy.roles, role) or policy.command not in commands:
+        return False
+    expr = policy.with_check if policy.command == "insert" else policy.using
+    return expr is None or const_value(expr) is not False
 
 
 class RlsRoleCoverage(Rule):
@@ -209,32 +295,93 @@ class RlsRoleCoverage(Rule):
     severity = Severity.WARNING
     family = "rls"
     summary = (
-        "a new table lacks a policy for a role that the plan or config expects (anon, authenticated, service_role)"
+        "a role that the plan or config expects to reach a new table (anon on a `public_read_tables` table, the "
+        "owner through `authenticated`) has no policy that lets it; deny-by-default (RLS on, no policy for a role) "
+        "is not a finding"
     )
     why = (
-        "Each expected role should get an explicit decision: a policy that opens what it may do, or one that "
-        "says it may do nothing (USING (false)). A missing role is usually a forgotten case (the admin path, the "
-        "signed-out page) that shows up as an empty screen in production. A policy with no TO clause applies to "
-        "PUBLIC and covers every role. Tables with no policy at all are reported by rls-no-policy instead."
+        "With RLS on, a role that no policy names is denied: that is the safe default, not a defect (Supabase's "
+        "own advisor rates it as info), so a table without an anon policy is not reported. What is reported is "
+        "the role that should reach the table and cannot: anon (and authenticated) on a table the plan or "
+        "public_read_tables declares public-read, the owner (authenticated) on an owner-scoped table (a column "
+        "referencing auth.users, one of owner_columns, or one its policies compare with auth.uid()), and each "
+        "role of expected_roles in [tool.delegate] (default: none; service_role bypasses RLS and needs no policy). "
+        "Such a gap shows up as an empty screen in production. It is also reported where a SELECT policy grants "
+        "more than the owner model allows: USING (true) for anon, authenticated or PUBLIC on an owner-scoped table "
+        "that is not declared public-read lets every signed-in user read everyone's rows. A policy with no TO "
+        "clause applies to PUBLIC and covers every role; tables with no policy at all are rls-no-policy. "
+        "(expected_roles used to list the roles every new table needed some policy for, all three by default, "
+        "which reported deny-by-default on every table; it now lists roles that must reach every new table.)"
     )
     fix = (
-        "Add a policy for each missing role, e.g. `CREATE POLICY lesson_notes_anon_none ON public.lesson_notes "
-        "FOR SELECT TO anon USING (false);`, or set expected_roles in [tool.delegate]."
+        "Add the policy that lets the expected role reach its rows, e.g. `CREATE POLICY lesson_notes_select_own ON "
+        "public.lesson_notes FOR SELECT TO authenticated USING ((select auth.uid()) = student_id);`, or scope a "
+        "blanket SELECT policy to the owner; declare really public tables in public_read_tables."
     )
     example_path = _PATH
-    bad = revision(_TABLE + _policies(_ENABLE, *_FULL_POLICIES[:2]), _DOWN, message="lesson notes")
-    good = revision(_TABLE + _policies(_ENABLE, *_FULL_POLICIES), _DOWN, message="lesson notes")
+    bad = revision(
+        _OWNED_TABLE
+        + _policies(
+            _ENABLE,
+            "CREATE POLICY lesson_notes_read ON public.lesson_notes FOR SELECT TO authenticated USING (true)",
+            f"CREATE POLICY lesson_notes_insert_own ON public.lesson_notes FOR INSERT TO authenticated "
+            f"WITH CHECK ({_OWNER})",
+        ),
+        _DOWN,
+        message="lesson notes",
+    )
+    good = revision(_OWNED_TABLE + _policies(_ENABLE, *_FULL_POLICIES[:2]), _DOWN, message="lesson notes")
 
     def check(self, ctx: CheckContext) -> Iterator[Violation]:
         rf = rls_facts(ctx)
-        expected = list(ctx.config.expected_roles)
         for table, stmt in rf.created.items():
             policies = rf.by_table.get(table, [])
             if not policies or not exposed(ctx, table):
                 continue
-            missing = [r for r in expected if not any(covers(p.roles, r) for p in policies)]
-            if missing:
-                yield Violation(stmt.file, stmt.line, f"table {table} has no policy for {', '.join(missing)}")
+            owners = owner_columns(ctx, table, stmt, policies)
+            is_public = public_read(ctx, table)
+            bare = table.split(".")[-1]
+            owner_test = f"(select auth.uid()) = {owners[0]}" if owners else "<who may read the row>"
+            expected: dict[str, tuple[str, tuple[str, ...]]] = {}  # role -> (why, commands that count)
+            if is_public:
+                for role in ("anon", "authenticated"):
+                    expected[role] = ("the table is declared public-read", ("select", "all"))
+            if owners:
+                expected.setdefault(
+                    "authenticated", (f"owners sign in as authenticated ({owners[0]})", ("select", "all"))
+                )
+            for role in ctx.config.expected_roles:
+                if role not in BYPASS_RLS:
+                    expected.setdefault(
+                        role, ("expected_roles in [tool.delegate]", ("select", "insert", "update", "delete", "all"))
+                    )
+            for role, (why, commands) in expected.items():
+                if any(_lets(p, role, commands) for p in policies):
+                    continue
+                using = "true" if is_public and role == "anon" else owner_test
+                yield Violation(
+                    stmt.file,
+                    stmt.line,
+                    f"{role} should reach {table} ({why}) but no policy lets it: its queries see no rows",
+                    fix=f"Add a policy for {role} on {table}, e.g. `CREATE POLICY {bare}_{role}_select ON {table} "
+                    f"FOR SELECT TO {role} USING ({using});`"
+                    + ("" if role not in ctx.config.expected_roles else ", or drop it from expected_roles"),
+                )
+            if not owners or is_public:
+                continue
+            for p in policies:
+                roles = sorted(p.roles & CLIENT_ROLES)
+                if p.command != "select" or not p.permissive or not roles or p.using is None:
+                    continue
+                if is_constant_true(p.using):
+                    yield Violation(
+                        p.stmt.file,
+                        p.stmt.line,
+                        f'SELECT policy "{p.name}" on {table} lets {", ".join(roles)} read every row, but {table} '
+                        f"is owner-scoped ({', '.join(owners)}): each user would read everyone's rows",
+                        fix=f'Scope "{p.name}" on {table} to the owner: USING ({owner_test}); or, if everyone may '
+                        f"read {table}, declare it in public_read_tables.",
+                    )
 
 
 class PermissiveWritePolicy(Rule):
@@ -290,7 +437,14 @@ class PermissiveWritePolicy(Rule):
                     p.stmt.line,
                     f'{p.command.upper()} policy "{p.name}" on {p.table} lets {", ".join(roles)} write any row '
                     f"({' and '.join(clauses)} is always true)",
+                    self._fix(ctx, p),
                 )
+
+    def _fix(self, ctx: CheckContext, p: Policy) -> str:
+        rf = rls_facts(ctx)
+        owners = owner_columns(ctx, p.table, rf.created.get(p.table), rf.by_table.get(p.table, []))
+        text = about(self.fix, {"student_id": owners[0] if owners else "<owner column>"})
+        return f'Policy "{p.name}" on {p.table}: ' + text[0].lower() + text[1:]
 
 
 class UpdateWithoutSelectPolicy(Rule):
@@ -344,6 +498,17 @@ class UpdateWithoutSelectPolicy(Rule):
                     p.stmt.line,
                     f'UPDATE policy "{p.name}" on {p.table} has no SELECT policy for {", ".join(missing)}: its '
                     "updates will match no rows",
+                    about(
+                        self.fix,
+                        {
+                            "lesson_notes_select_own": f"{p.table.rpartition('.')[2]}_select_own",
+                            "public.lesson_notes": p.table,
+                            "TO authenticated": "" if PUBLIC in missing else f"TO {', '.join(missing)}",
+                            "(select auth.uid()) = student_id": RawStream()(p.using)
+                            if isinstance(p.using, ast.Node)
+                            else "...",
+                        },
+                    ).replace("  ", " "),
                 )
 
 
@@ -371,7 +536,12 @@ class GrantToPublic(Rule):
             ):
                 privileges = ", ".join((p.priv_name or "").upper() for p in node.privileges or ()) or "ALL"
                 what = _grant_target(node)
-                yield Violation(stmt.file, stmt.line, f"{privileges} on {what} is granted to PUBLIC (every role)")
+                yield Violation(
+                    stmt.file,
+                    stmt.line,
+                    f"{privileges} on {what} is granted to PUBLIC (every role)",
+                    f"Grant to the roles that need it: GRANT {privileges} ON {what} TO authenticated, service_role;",
+                )
 
 
 def _grant_target(node: ast.GrantStmt) -> str:
@@ -427,7 +597,13 @@ class SecurityDefinerSearchPath(Rule):
             name = _func_name(node.funcname)
             if name in pinned_later:
                 continue
-            yield Violation(stmt.file, stmt.line, f"SECURITY DEFINER function {name} does not set search_path")
+            yield Violation(
+                stmt.file,
+                stmt.line,
+                f"SECURITY DEFINER function {name} does not set search_path",
+                f"Pin the search path in the definition of {name}: `... SECURITY DEFINER SET search_path = '' AS $$ "
+                "... $$`, and schema-qualify every name in its body (public.<table>, auth.uid()).",
+            )
 
 
 def statements_of_functions(ctx: CheckContext) -> Iterator[SqlStatement]:

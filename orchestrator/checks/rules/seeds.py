@@ -90,6 +90,7 @@ class SeedNotIdempotent(Rule):
                 stmt.file,
                 stmt.line,
                 f"INSERT into {table} has no ON CONFLICT DO NOTHING: a second run fails or duplicates",
+                _on_conflict_fix(node, table),
             )
 
 
@@ -178,6 +179,16 @@ class SeedHasDdl(Rule):
             if isinstance(node, ast.DropStmt) and _drops_temp_only(ctx, stmt):
                 continue
             yield Violation(stmt.file, stmt.line, f"{_DDL[type(node)]} in a seed file changes the schema")
+
+
+def _on_conflict_fix(node: ast.InsertStmt, table: str) -> str:
+    cols = [t.name for t in node.cols or () if isinstance(t, ast.ResTarget) and t.name]
+    listed = f" ({', '.join(cols)})" if cols else ""
+    return (
+        "Add a conflict target and do nothing on conflict, with stable keys:\n"
+        f"    INSERT INTO {table}{listed} VALUES (...)\n"
+        f"    ON CONFLICT ({cols[0] if cols else '<its key>'}) DO NOTHING;"
+    )
 
 
 def _drops_temp_only(ctx: CheckContext, stmt: SqlStatement) -> bool:

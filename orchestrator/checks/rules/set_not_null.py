@@ -8,7 +8,7 @@ from pglast import ast
 from pglast.enums import AlterTableType, ConstrType, NullTestType
 
 from orchestrator.checks.model import CheckContext, Rule, SqlStatement, Violation
-from orchestrator.checks.rules._examples import revision, revision_path
+from orchestrator.checks.rules._examples import about, bare, revision, revision_path
 from orchestrator.checks.rules._sql import is_existing, upgrade_alter_cmds
 from orchestrator.report import Severity
 
@@ -94,6 +94,14 @@ class SetNotNull(Rule):
                 stmt.file,
                 stmt.line,
                 f'SET NOT NULL on column "{cmd.name}" of existing table {table} scans it under ACCESS EXCLUSIVE',
+                about(
+                    self.fix,
+                    {
+                        "lessons_student_id_not_null": f"{table.rpartition('.')[2]}_{cmd.name}_not_null",
+                        "lessons": bare(table),
+                        "student_id": cmd.name or "<column>",
+                    },
+                ),
             )
 
 

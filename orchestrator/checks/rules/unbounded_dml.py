@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pglast import ast
 
 from orchestrator.checks.model import CheckContext, Rule, Violation
-from orchestrator.checks.rules._examples import revision, revision_path
+from orchestrator.checks.rules._examples import about, bare, revision, revision_path
 from orchestrator.checks.rules._sql import is_existing, table_of, upgrade_migrations
 from orchestrator.report import Severity
 
@@ -47,4 +47,12 @@ class UnboundedDml(Rule):
             table = table_of(node.relation)
             if is_existing(ctx, stmt, table):
                 verb = "UPDATE" if isinstance(node, ast.UpdateStmt) else "DELETE"
-                yield Violation(stmt.file, stmt.line, f"{verb} of every row of {table} (no WHERE)")
+                which = f"`UPDATE {bare(table)} SET ... WHERE <the rows to change>`"
+                if verb == "DELETE":
+                    which = f"`DELETE FROM {bare(table)} WHERE <the rows to remove>`"
+                yield Violation(
+                    stmt.file,
+                    stmt.line,
+                    f"{verb} of every row of {table} (no WHERE)",
+                    about(self.fix, {"`UPDATE lessons SET status = 'draft' WHERE status IS NULL`": which}),
+                )

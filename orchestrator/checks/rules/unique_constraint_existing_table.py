@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from pglast import ast
 from pglast.enums import ConstrType
 
 from orchestrator.checks.model import CheckContext, Rule, Violation
-from orchestrator.checks.rules._examples import revision, revision_path
+from orchestrator.checks.rules._examples import about, bare, revision, revision_path
 from orchestrator.checks.rules._sql import constraints_added_to_existing
 from orchestrator.report import Severity
 
@@ -54,4 +55,12 @@ class UniqueConstraintExistingTable(Rule):
                     stmt.line,
                     f"{kind} constraint {name} on existing table {table} builds its index under ACCESS "
                     "EXCLUSIVE (not USING INDEX)",
+                    self._fix(table, c, kind),
                 )
+
+    def _fix(self, table: str, c: ast.Constraint, kind: str) -> str:
+        cols = [k.sval or "" for k in c.keys or () if isinstance(k, ast.String)]
+        short = table.rpartition(".")[2]
+        index = c.conname or (f"{short}_pkey" if kind == "PRIMARY KEY" else f"{short}_{'_'.join(cols)}_key")
+        text = about(self.fix, {"lessons_slug_key": index, "lessons": bare(table), "slug": ", ".join(cols) or "..."})
+        return text.replace(" UNIQUE USING INDEX", f" {kind} USING INDEX")

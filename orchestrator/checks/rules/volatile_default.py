@@ -8,7 +8,7 @@ from pglast import ast
 from pglast.enums import ConstrType
 
 from orchestrator.checks.model import CheckContext, Rule, Violation
-from orchestrator.checks.rules._examples import revision, revision_path
+from orchestrator.checks.rules._examples import about, bare, revision, revision_path
 from orchestrator.checks.rules._sql import (
     func_name,
     is_existing,
@@ -135,4 +135,5 @@ class VolatileDefault(Rule):
                     stmt.file,
                     stmt.line,
                     f'column "{col.colname}" added to existing table {table} with {reason} rewrites the table',
+                    about(self.fix, {"lessons": bare(table), "public_id": col.colname or "<column>"}),
                 )
