@@ -77,6 +77,9 @@ def check(
     output_format: Annotated[OutputFormat, typer.Option("--format", help="How to print the report.")] = (
         OutputFormat.text
     ),
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Text: print every live step, revision, RLS cell, lock and plan.")
+    ] = False,
 ) -> None:
     """Check migrations, policies and seeds: static rules, then a live round trip on PostgreSQL."""
     from orchestrator.check import CheckOptions
@@ -91,7 +94,7 @@ def check(
         rows=rows,
         database_url=database_url,
     )
-    raise typer.Exit(run_check_command(options, output_format.value))
+    raise typer.Exit(run_check_command(options, output_format.value, verbose))
 
 
 @app.command()
