@@ -132,9 +132,9 @@ def clean_repo(repo: Path) -> CleanResult:
     return result
 
 
-def drop_template_databases(database_url: str) -> list[str]:
+def drop_template_databases(database_url: str, prefix: str | None = None) -> list[str]:
     """Drop the cached base templates (`delegate_tpl_<hash>`) on the server `database_url` names; their names."""
-    from orchestrator.pg import drop_templates, open_server
+    from orchestrator.pg import TEMPLATE_PREFIX, drop_templates, open_server
 
     with open_server(database_url) as server:
-        return drop_templates(server)
+        return drop_templates(server, prefix or TEMPLATE_PREFIX)
