@@ -56,7 +56,10 @@ def render_review_text(review: BranchReview, stream: TextIO, verbose: bool = Fal
     head.append(f"  {len(review.commits)} commit(s), {len(review.files)} file(s)")
     head.append(f"; feature {review.feature_folder}\n" if review.feature_folder else "; no feature folder found\n")
     if review.usage:
-        head.append(f"  agent session: {_usage_line(review.usage)}\n")
+        usage = {k: v for k, v in review.usage.items() if k != "cassette"}
+        head.append(f"  agent session: {_usage_line(usage)}\n")
+        if "cassette" in review.usage:
+            head.append(f"  replayed from cassette {review.usage['cassette']}\n")
         if "checks" in review.usage:
             head.append(f"  checks when committed: {review.usage['checks']}\n")
     else:
