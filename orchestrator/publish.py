@@ -875,13 +875,34 @@ def render_runbook(facts: PlanFacts) -> str:
     return str(_environment().get_template("migration-runbook.md.j2").render(_context(facts)))
 
 
+def plan_files(facts: PlanFacts) -> dict[str, str]:
+    """The plan and the runbook, by repo-relative path (specs/<feature>/migration-plan.md, migration-runbook.md)."""
+    folder = facts.feature_folder.rstrip("/")
+    return {
+        f"{folder}/{PLAN_FILE}": render_migration_plan(facts),
+        f"{folder}/{RUNBOOK_FILE}": render_runbook(facts),
+    }
+
+
 def write_plan_files(worktree: Path, facts: PlanFacts) -> list[str]:
     """Write specs/<feature>/migration-plan.md and migration-runbook.md in `worktree`; their repo-relative paths."""
     written = []
-    for name, text in ((PLAN_FILE, render_migration_plan(facts)), (RUNBOOK_FILE, render_runbook(facts))):
-        rel = f"{facts.feature_folder.rstrip('/')}/{name}"
+    for rel, text in plan_files(facts).items():
         path = worktree / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         written.append(rel)
     return written
+
+
+def commit_body(facts: PlanFacts) -> str:
+    """The schema changes and the findings that remain, for the commit message's body (publishing hides nothing)."""
+    lines = ["Schema changes:"]
+    lines += [f"- {c.entity}: {c.operation} ({c.file})" for c in facts.schema_changes] or ["- none"]
+    if facts.remaining:
+        lines += ["", "Findings that remain:"]
+        lines += [
+            f"- {x.severity} {x.rule}" + (f" at {x.where}" if x.where else "") + f": {x.message}"
+            for x in facts.remaining
+        ]
+    return "\n".join(lines) + "\n"

@@ -291,3 +291,69 @@ def test_a_live_run_fills_statuses_locks_plans_and_durations(tmp_path: Path, pg_
     assert "lock-on-existing-table" in _section(plan, "Notes")  # the warning that remains is listed
     assert re.search(r"Estimated duration: \d+ ms", runbook)
     assert "ACCESS EXCLUSIVE on `public.lessons`" in runbook
+
+
+SECOND_REVISION = "9e4b1c7a2f03"
+SECOND_FILE = "api/alembic/versions/003_lesson_progress_notes.py"
+SECOND_SOURCE = f'''"""lesson progress: notes on objectives
+
+Revision ID: {SECOND_REVISION}
+Revises: {SOLUTION_REVISION}
+"""
+
+import sqlalchemy as sa
+
+from alembic import op
+
+revision = "{SECOND_REVISION}"
+down_revision = "{SOLUTION_REVISION}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute("SET lock_timeout = '5s'")
+    op.add_column("lesson_objectives", sa.Column("notes", sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    op.execute("SET lock_timeout = '5s'")
+    op.drop_column("lesson_objectives", "notes")
+'''
+
+
+def test_a_two_revision_feature_is_planned_in_chain_order_and_judged_per_revision(tmp_path: Path) -> None:
+    from helpers_example import make_example_repo, overlay_solution
+
+    from orchestrator.check import CheckOptions, run_check
+
+    repo = make_example_repo(tmp_path, with_solution=False)
+    git(repo, "checkout", "-q", "-b", DELEGATED_BRANCH)
+    overlay_solution(repo)
+    (repo / SECOND_FILE).write_text(SECOND_SOURCE, encoding="utf-8")
+    report = run_check(CheckOptions(repo=repo, spec=repo / FEATURE_SPEC, static_only=True))
+    facts = plan_facts(
+        repo, load_config(repo), report, FEATURE_SPEC, agent="a", model="m", bundle_files=[]
+    )  # files: git's answer (the working tree against main)
+    assert [r.revision for r in facts.revisions] == [SOLUTION_REVISION, SECOND_REVISION]
+    assert SECOND_FILE in facts.files
+    plan = render_migration_plan(facts)
+    assert f"r_{BASE_REVISION} --> r_{SOLUTION_REVISION}" in plan
+    assert f"r_{SOLUTION_REVISION} --> r_{SECOND_REVISION}" in plan
+    assert f"2. `{SECOND_REVISION}` ({SECOND_FILE}), after `{SOLUTION_REVISION}`" in plan
+    # The data model names no `notes` column: the second revision is in progress; the first passed on its own.
+    row = f"| `public.lesson_objectives` | add column notes | `{SECOND_FILE}` | {IN_PROGRESS} |"
+    assert row in plan
+    assert [r.status for r in facts.revisions] == [TESTING, IN_PROGRESS]
+    assert "data-model-drift" in facts.revisions[1].status_reason
+    assert [c for _, c in facts.commands.downgrade] == [
+        f"cd api && alembic downgrade {SOLUTION_REVISION}",
+        f"cd api && alembic downgrade {BASE_REVISION}",
+    ]
+    assert facts.commands.upgrade_sql == f"cd api && alembic upgrade {BASE_REVISION}:{SECOND_REVISION} --sql"
+    runbook = render_runbook(facts)
+    assert runbook.index(f"alembic upgrade {SOLUTION_REVISION}\n") < runbook.index(
+        f"alembic upgrade {SECOND_REVISION}\n"
+    )
+    for pattern in PLACEHOLDERS:
+        assert not re.search(pattern, plan + runbook), pattern
