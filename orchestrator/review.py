@@ -8,6 +8,7 @@ session's usage from the commit trailers.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 import subprocess
@@ -116,6 +117,18 @@ def default_branch(repo: Path, configured: str | None) -> str | None:
     return ref.removeprefix("refs/remotes/") or None
 
 
+def creation_point(repo: Path, branch: str) -> str | None:
+    """What the branch was made from, by its reflog (`branch: Created from X`: the workspace makes its branch from
+    the commit it started on), when that is a branch or a commit and not a moving HEAD; None otherwise."""
+    entries = _git(repo, "reflog", "show", "--format=%gs", f"refs/heads/{branch}", "--", check=False).splitlines()
+    created = entries[-1] if entries else ""
+    point = created.removeprefix("branch: Created from ").strip() if created.startswith("branch: Created") else ""
+    if not point or point == "HEAD" or point.startswith("HEAD"):
+        return None
+    resolved = _git(repo, "rev-parse", "--verify", "--quiet", f"{point}^{{commit}}", check=False).strip()
+    return point if resolved else None
+
+
 def review_branch(options: ReviewOptions) -> BranchReview:
     """Read `options.branch` back and check its content again; see the module's docstring."""
     from orchestrator.config import load_config
@@ -128,7 +141,7 @@ def review_branch(options: ReviewOptions) -> BranchReview:
             "pass a branch that `delegate migrations` created (`git branch --list '*-migrations'`)",
         )
     head_cfg = load_config(repo)
-    base_ref = default_branch(repo, head_cfg.default_branch)
+    base_ref = creation_point(repo, options.branch) or default_branch(repo, head_cfg.default_branch)
     if base_ref is None:
         raise InputError(
             f"{repo}: no default branch to compare {options.branch} with (no main, master or origin/HEAD)",
@@ -160,6 +173,8 @@ def review_branch(options: ReviewOptions) -> BranchReview:
     finally:
         _git(repo, "worktree", "remove", "--force", str(tree), check=False)
         _git(repo, "worktree", "prune", check=False)
+        with contextlib.suppress(OSError):
+            worktrees.rmdir()  # only when empty: the pipeline's kept worktrees stay
     return BranchReview(
         branch=options.branch,
         commit=commit,

@@ -29,6 +29,14 @@ def emit_review(review: BranchReview, fmt: str, out: TextIO | None = None, verbo
         raise InputError(f"--format {fmt}: unknown format", f"use one of {', '.join(REVIEW_FORMATS)}")
 
 
+def _ref(review: BranchReview, quote: str = "") -> str:
+    """The base's name: a branch, or (made from a bare commit) the commit it was made from."""
+    ref = review.base_ref
+    if len(ref) == 40 and all(c in "0123456789abcdef" for c in ref):
+        return "the commit it was made from"
+    return f"{quote}{ref}{quote}"
+
+
 def _usage_line(usage: dict[str, str]) -> str:
     parts = [usage.get("delegated_to", "?"), usage.get("model", "?")]
     if "tokens" in usage:
@@ -52,7 +60,7 @@ def render_review_text(review: BranchReview, stream: TextIO, verbose: bool = Fal
     console = Console(file=stream, highlight=False, soft_wrap=True)
     head = Text()
     head.append(f"{review.branch}", style="bold")
-    head.append(f" at {review.commit[:12]}, over {review.base_ref} at {review.base[:12]}\n")
+    head.append(f" at {review.commit[:12]}, over {_ref(review)} at {review.base[:12]}\n")
     head.append(f"  {len(review.commits)} commit(s), {len(review.files)} file(s)")
     head.append(f"; feature {review.feature_folder}\n" if review.feature_folder else "; no feature folder found\n")
     if review.usage:
@@ -129,7 +137,7 @@ def to_markdown(review: BranchReview) -> str:
     lines = [
         f"## Database migrations for {feature}",
         "",
-        f"Branch `{review.branch}` (`{review.commit[:12]}`) over `{review.base_ref}` (`{review.base[:12]}`): "
+        f"Branch `{review.branch}` (`{review.commit[:12]}`) over {_ref(review, '`')} (`{review.base[:12]}`): "
         f"{len(review.commits)} commit(s), {len(review.files)} file(s).",
         "",
         f"**Checks** ({where}, re-run by `delegate review`): {verdict}: "

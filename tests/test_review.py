@@ -162,3 +162,28 @@ def test_a_live_review_shows_the_matrix_and_the_lock_and_timing_table(
     text = capsys.readouterr().out
     assert "RLS matrix: 64 cells on 3 table(s), all as expected" in text
     assert max(len(line) for line in text.splitlines() if not line.startswith(" " * 5)) <= 200
+
+
+def test_the_base_is_the_commit_the_workspace_branched_from(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Made from another branch's commit (as the workspace does: `git worktree add -b B PATH SHA`), the branch adds
+    only its own files, not that branch's."""
+    from helpers_example import make_example_repo, overlay_solution
+
+    repo = make_example_repo(tmp_path, with_solution=False)
+    git(repo, "checkout", "-q", "-b", "develop")
+    (repo / "NOTES.md").write_text("develop's own work\n", encoding="utf-8")
+    git(repo, "add", "NOTES.md")
+    git(repo, "commit", "-q", "-m", "develop: notes")
+    start = git(repo, "rev-parse", "HEAD").strip()
+    tree = tmp_path / "wt"
+    git(repo, "worktree", "add", "-q", "-b", DELEGATED_BRANCH, str(tree), start)
+    overlay_solution(tree)
+    git(tree, "add", "-A")
+    git(tree, "commit", "-q", "-m", "feat(db): migrations for 042-lesson-progress")
+    git(repo, "worktree", "remove", "--force", str(tree))
+    assert main(["review", DELEGATED_BRANCH, "--repo", str(repo), "--static-only", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["base"] == {"ref": start, "commit": start}
+    assert "NOTES.md" not in data["files"]
+    assert "api/alembic/versions/002_lesson_progress.py" in data["files"]
+    assert data["plan"] is None and data["usage"] is None
