@@ -351,8 +351,8 @@ def plan_facts(
                 upgrade_ms=run.upgrade_ms if run else None,
                 downgrade_ms=run.downgrade_ms if run else None,
                 estimated_ms=run.estimated_ms if run else None,
-                validation=_validation(rf.rel, findings, verification, steps, run),
-                test_coverage=_coverage(tables, findings, verification, steps),
+                validation=_validation(rf.rel, findings, verification, run),
+                test_coverage=_coverage(tables, findings, verification),
                 locks=[lock for lock in (verification.locks if verification else []) if lock.revision == rev],
             )
         )
@@ -379,7 +379,7 @@ def plan_facts(
         live_ran=live_ran,
         database=verification.database if verification else "",
         steps=[(s.name, s.status.value, s.seconds, s.detail) for s in (verification.steps if verification else [])],
-        quality=_quality(findings, cfg, verification, steps, runs),
+        quality=_quality(findings, cfg, verification, runs),
         explains=list(verification.explains) if verification else [],
         locks=list(verification.locks) if verification else [],
         rls_cells=len(verification.rls_matrix) if verification else 0,
@@ -391,7 +391,7 @@ def plan_facts(
         model=model,
         bundle_files=list(bundle_files),
         files=list(files),
-        deliverables=_deliverables(findings, cfg, steps, graph, under_test, files),
+        deliverables=_deliverables(findings, cfg, steps, files),
         usage=usage,
         commands=repo_commands(worktree, cfg, feature_folder, under_test, graph, base, files),
         errors=summary.errors,
@@ -512,7 +512,6 @@ def _validation(
     file: str,
     findings: list[Finding],
     verification: Verification | None,
-    steps: dict[str, Any],
     run: Any,
 ) -> list[Check]:
     mine = [f for f in findings if f.file == file]
@@ -572,9 +571,7 @@ def _revision_item(
     return item
 
 
-def _coverage(
-    tables: set[str], findings: list[Finding], verification: Verification | None, steps: dict[str, Any]
-) -> list[Check]:
+def _coverage(tables: set[str], findings: list[Finding], verification: Verification | None) -> list[Check]:
     items = [_step_item("The delivered tests pass", [STEP_TESTS], (), findings, verification)]
     rls = _step_item("RLS allow/deny matrix as expected for every role", [STEP_RLS], (), findings, verification)
     if verification is not None and rls.done:
@@ -593,7 +590,6 @@ def _quality(
     findings: list[Finding],
     cfg: DelegateConfig,
     verification: Verification | None,
-    steps: dict[str, Any],
     runs: dict[str, Any],
 ) -> list[QualitySection]:
     durations = [r for r in runs.values() if r.upgrade_ms is not None]
@@ -687,8 +683,6 @@ def _deliverables(
     findings: list[Finding],
     cfg: DelegateConfig,
     steps: dict[str, Any],
-    graph: RevisionGraph,
-    under_test: list[str],
     files: Sequence[str],
 ) -> list[Deliverable]:
     missing = [f for f in findings if f.rule == "deliverable-missing"]

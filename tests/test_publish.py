@@ -195,6 +195,7 @@ def test_commands_run_from_the_alembic_folder_with_the_real_ids(delegated: tuple
     assert f"cd api && alembic upgrade {BASE_REVISION}:{SOLUTION_REVISION} --sql" in commands
     assert f"cd api && alembic upgrade {SOLUTION_REVISION}" in commands
     assert f"delegate check --spec {FEATURE_SPEC}" in commands
+    assert f"delegate review {DELEGATED_BRANCH}" in commands
     assert "pytest api/tests/migrations/test_002_lesson_progress.py" in commands
     assert f"cd api && alembic downgrade {BASE_REVISION}" in _section(plan, "Rollback Plan")
     # The runbook: current, upgrade, checks after, downgrade, in that order.
