@@ -110,17 +110,67 @@ def rules(
         print_rule(rule_id)
 
 
+class RunFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
 @app.command()
 def migrations(
     spec: Annotated[Path, typer.Argument(help="The feature folder, e.g. specs/042-lesson-progress.")],
     repo: RepoOption = Path("."),
+    model: Annotated[
+        str | None, typer.Option("--model", help="The model id (default: the agent definition's, else Sonnet).")
+    ] = None,
+    max_rounds: Annotated[
+        int, typer.Option("--max-rounds", min=0, help="How many times findings go back to the agent for repair.")
+    ] = 3,
+    max_turns: Annotated[
+        int | None, typer.Option("--max-turns", min=1, help="Turns the agent may take in all (default: 60).")
+    ] = None,
+    budget_usd: Annotated[
+        float | None, typer.Option("--budget-usd", min=0, help="Stop the agent once the run has cost this much.")
+    ] = None,
+    record: Annotated[
+        Path | None, typer.Option("--record", help="Record the agent session to this cassette (needs a key).")
+    ] = None,
+    replay: Annotated[
+        Path | None, typer.Option("--replay", help="Replay a recorded session: no key, no network.")
+    ] = None,
+    branch: Annotated[
+        str | None, typer.Option("--branch", help="The branch to create (default: <feature>-migrations).")
+    ] = None,
     database_url: DatabaseUrlOption = None,
+    output_format: Annotated[RunFormat, typer.Option("--format", help="How to print the result.")] = RunFormat.text,
 ) -> None:
     """Run the database-architect agent on a feature, prove its work, and commit it to a new branch."""
-    raise NotBuiltYet(
-        "`delegate migrations` (the agent loop) is not built yet",
-        "use `delegate check` to prove migrations written by hand or by another tool",
+    import sys
+
+    from orchestrator.migrations_view import LiveView, print_result
+    from orchestrator.pipeline import MigrationsOptions, run_migrations
+
+    options = MigrationsOptions(
+        repo=repo,
+        spec=spec,
+        model=model,
+        max_rounds=max_rounds,
+        max_turns=max_turns,
+        budget_usd=budget_usd,
+        record=record,
+        replay=replay,
+        database_url=database_url,
+        branch=branch,
     )
+    console = None
+    observe = None
+    if output_format is RunFormat.text:
+        from rich.console import Console
+
+        console = Console(soft_wrap=True)
+        observe = LiveView(console)
+    result = run_migrations(options, observe)
+    print_result(result, output_format.value, sys.stdout, console)
+    raise typer.Exit(result.exit_code)
 
 
 class ReviewFormat(StrEnum):
@@ -175,10 +225,27 @@ def clean(
         typer.echo(line)
 
 
+class BundleFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
 @app.command()
-def bundle(spec: Annotated[Path, typer.Argument(help="The feature folder, e.g. specs/042-lesson-progress.")]) -> None:
-    """Print what the agent would be given for a feature (spec, data model, plan, reference migrations)."""
-    raise NotBuiltYet("`delegate bundle` is not built yet", "read the feature's spec folder directly for now")
+def bundle(
+    spec: Annotated[Path, typer.Argument(help="The feature folder, e.g. specs/042-lesson-progress.")],
+    repo: RepoOption = Path("."),
+    token_budget: Annotated[
+        int, typer.Option("--token-budget", min=0, help="Estimated tokens allowed for the reference migrations.")
+    ] = 30_000,
+    output_format: Annotated[BundleFormat, typer.Option("--format", help="How to print the bundle.")] = (
+        BundleFormat.text
+    ),
+) -> None:
+    """Print what the agent would be given for a feature: files, sections, reference migrations and why, tokens."""
+    from orchestrator.bundle import build_bundle
+    from orchestrator.bundle_view import emit_bundle
+
+    emit_bundle(build_bundle(repo, spec, token_budget=token_budget), output_format.value)
 
 
 @app.command()
