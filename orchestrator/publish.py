@@ -286,6 +286,13 @@ def _describe_node(node: Any) -> tuple[str, str, set[str]]:
 # -- facts -------------------------------------------------------------------------------------------------------
 
 
+def sent_files(bundle: Any) -> list[str]:
+    """The files a Bundle (orchestrator/bundle.py) really sent the agent: the feature's documents that exist and the
+    reference migrations, repo-relative, in the order the prompt holds them."""
+    documents = [d.path for d in bundle.documents if d.present]
+    return documents + [m.path for m in bundle.references if m.path not in documents]
+
+
 def plan_facts(
     worktree: Path,
     cfg: DelegateConfig,

@@ -358,3 +358,19 @@ def test_a_two_revision_feature_is_planned_in_chain_order_and_judged_per_revisio
     )
     for pattern in PLACEHOLDERS:
         assert not re.search(pattern, plan + runbook), pattern
+
+
+def test_the_files_sent_are_the_bundle_s_documents_and_references(tmp_path: Path) -> None:
+    from helpers_example import make_example_repo
+
+    from orchestrator.bundle import build_bundle
+    from orchestrator.publish import sent_files
+
+    repo = make_example_repo(tmp_path, with_solution=False)
+    bundle = build_bundle(repo, repo / FEATURE_SPEC)
+    assert sent_files(bundle)[:3] == [
+        f"{FEATURE_SPEC}/spec.md",
+        f"{FEATURE_SPEC}/data-model.md",
+        f"{FEATURE_SPEC}/plan.md",
+    ]
+    assert "api/alembic/versions/001_initial_schema.py" in sent_files(bundle)
