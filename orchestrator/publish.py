@@ -61,6 +61,7 @@ class Operation(BaseModel):
     """One statement of a revision as the static engine parsed it."""
 
     sql: str  # on one line, shortened
+    text: str = ""  # the whole statement, as Alembic's offline rendering (or op.execute) gives it
     entity: str  # schema.name of what it changes ("" for session settings)
     action: str  # create table, add column x, policy y, ...
     line: int
@@ -212,7 +213,14 @@ def describe(stmt: SqlStatement) -> Operation:
     if not action:
         action = " ".join(stmt.sql.split()[:3]).lower()
     deps.discard(entity)
-    return Operation(sql=one_line(stmt.sql), entity=entity, action=action, line=stmt.line, dependencies=sorted(deps))
+    return Operation(
+        sql=one_line(stmt.sql),
+        text="\n".join(line.rstrip() for line in stmt.sql.strip().splitlines()),
+        entity=entity,
+        action=action,
+        line=stmt.line,
+        dependencies=sorted(deps),
+    )
 
 
 def one_line(sql: str, width: int = 110) -> str:

@@ -374,3 +374,14 @@ def test_the_files_sent_are_the_bundle_s_documents_and_references(tmp_path: Path
         f"{FEATURE_SPEC}/plan.md",
     ]
     assert "api/alembic/versions/001_initial_schema.py" in sent_files(bundle)
+
+
+def test_the_whole_sql_as_parsed_is_in_a_collapsed_block(delegated: tuple[Path, str, str]) -> None:
+    details = _section(delegated[1], "Migration Details")
+    block = details[details.index("<details>") : details.index("</details>")]
+    assert "22 upgrade and 7 downgrade statements" in block
+    assert (
+        "CONSTRAINT fk_student_progress_student_id_students FOREIGN KEY(student_id) REFERENCES students (id)" in block
+    )
+    assert block.index("-- upgrade") < block.index("CREATE INDEX CONCURRENTLY") < block.index("-- downgrade")
+    assert not any(line != line.rstrip() for line in block.splitlines())
