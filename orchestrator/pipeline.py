@@ -53,6 +53,7 @@ class RoundResult:
     errors: int
     warnings: int
     infos: int
+    blocking_rules: list[str] = field(default_factory=list)  # the rule ids of its errors, sorted, each once
 
 
 @dataclass
@@ -191,12 +192,18 @@ def _delegate(
                 say("judging", round_no)
                 report = judge.check()
                 summary = report.summary
+                blocking = sorted({f.rule for f in report.findings if f.severity.value == "error"})
                 result.rounds.append(
-                    RoundResult(round_no, done.summary, summary.errors, summary.warnings, summary.infos)
+                    RoundResult(round_no, done.summary, summary.errors, summary.warnings, summary.infos, blocking)
                 )
                 result.report = report
                 trajectory.event(
-                    "judged", round=round_no, errors=summary.errors, warnings=summary.warnings, infos=summary.infos
+                    "judged",
+                    round=round_no,
+                    errors=summary.errors,
+                    warnings=summary.warnings,
+                    infos=summary.infos,
+                    blocking_rules=blocking,
                 )
                 say("judged", (round_no, report))
                 if not report.blocking:

@@ -68,7 +68,6 @@ class AnthropicModel:
             cost_usd=self.prices.cost(self.name, usage),
         )
 
-
     def _create(self, request: dict[str, Any]) -> dict[str, Any]:
         import tenacity
 

@@ -224,6 +224,10 @@ class _FreshFilePersister:
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as stream:
                 stream.write(data)
+            # mkstemp makes the file private (0600); a cassette is a project file, readable as the umask allows
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temporary, 0o666 & ~umask)
             os.replace(temporary, target)
         except BaseException:
             with contextlib.suppress(OSError):
