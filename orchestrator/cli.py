@@ -26,7 +26,7 @@ INTERNAL_ERROR = 4  # a bug in delegate itself; documented in the README
 INTERRUPTED = 130
 
 # The options of `delegate check` (orchestrator/commands.py declares them, with their help).
-CHECK_FLAGS = {"--static-only": "static_only", "--stairway": "stairway"}
+CHECK_FLAGS = {"--static-only": "static_only", "--stairway": "stairway", "--verbose": "verbose"}
 CHECK_VALUES = {
     "--repo": "repo",
     "--spec": "spec",
@@ -45,17 +45,17 @@ def err_console() -> Console:
     return Console(stderr=True, soft_wrap=True)  # messages carry URLs and paths: never wrap them
 
 
-def run_check_command(options: CheckOptions, output_format: str) -> int:
+def run_check_command(options: CheckOptions, output_format: str, verbose: bool = False) -> int:
     """`delegate check`: run it, print the report, and return the exit code (0 clean, 1 error findings)."""
     from orchestrator.check import run_check
     from orchestrator.report_formats import emit
 
     report = run_check(options)
-    emit(report, output_format, repo=options.repo)
+    emit(report, output_format, repo=options.repo, verbose=verbose)
     return int(ExitCode.FINDINGS if report.blocking else ExitCode.OK)
 
 
-def plain_check(args: list[str]) -> tuple[CheckOptions, str] | None:
+def plain_check(args: list[str]) -> tuple[CheckOptions, str, bool] | None:
     """The options and format of `delegate check ARGS` when every argument is plain (known options with valid
     values, paths that do not look like options); None sends the command line to typer."""
     if not args or args[0] != "check":
@@ -98,7 +98,7 @@ def plain_check(args: list[str]) -> tuple[CheckOptions, str] | None:
         rows=int(rows),
         database_url=values.get("database_url") or os.environ.get("DATABASE_URL") or None,
     )
-    return options, fmt
+    return options, fmt, "verbose" in flags
 
 
 def _typer_exit_code(exc: BaseException) -> int | None:

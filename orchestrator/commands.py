@@ -77,6 +77,9 @@ def check(
     output_format: Annotated[OutputFormat, typer.Option("--format", help="How to print the report.")] = (
         OutputFormat.text
     ),
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Text: print every live step, revision, RLS cell, lock and plan.")
+    ] = False,
 ) -> None:
     """Check migrations, policies and seeds: static rules, then a live round trip on PostgreSQL."""
     from orchestrator.check import CheckOptions
@@ -91,7 +94,7 @@ def check(
         rows=rows,
         database_url=database_url,
     )
-    raise typer.Exit(run_check_command(options, output_format.value))
+    raise typer.Exit(run_check_command(options, output_format.value, verbose))
 
 
 @app.command()
@@ -170,10 +173,56 @@ def migrations(
     raise typer.Exit(result.exit_code)
 
 
+class ReviewFormat(StrEnum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
 @app.command()
-def review(branch: Annotated[str, typer.Argument(help="A branch that `delegate migrations` created.")]) -> None:
-    """Read a generated branch back: files, findings, verification, plan."""
-    raise NotBuiltYet("`delegate review` is not built yet", "inspect the branch with `git log -p BRANCH`")
+def review(
+    branch: Annotated[str, typer.Argument(help="A branch that `delegate migrations` created.")],
+    repo: RepoOption = Path("."),
+    output_format: Annotated[
+        ReviewFormat, typer.Option("--format", help="text, markdown (a pull request body) or json.")
+    ] = ReviewFormat.text,
+    database_url: DatabaseUrlOption = None,
+    static_only: Annotated[bool, typer.Option("--static-only", help="Skip the live PostgreSQL checks.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Text: every file and every live table.")] = False,
+) -> None:
+    """Read a generated branch back: what it adds, its checks re-run, the RLS matrix, the plan, the session's usage."""
+    from orchestrator.review import ReviewOptions, review_branch
+    from orchestrator.review_view import emit_review
+
+    result = review_branch(ReviewOptions(branch=branch, repo=repo, database_url=database_url, static_only=static_only))
+    emit_review(result, output_format.value, verbose=verbose)
+    raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def clean(
+    repo: RepoOption = Path("."),
+    templates: Annotated[
+        bool, typer.Option("--templates", help="Also drop the cached base template databases (with --database-url).")
+    ] = False,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Remove the worktrees and run folders delegate left in the repo (branches stay), and optionally its templates."""
+    from orchestrator.clean import clean_repo, drop_template_databases
+    from orchestrator.errors import InputError
+
+    if templates and not database_url:
+        raise InputError(
+            "--templates needs the server the templates are on",
+            "pass --database-url postgresql://USER@HOST:PORT/postgres (or set DATABASE_URL)",
+        )
+    result = clean_repo(repo)
+    if templates and database_url:
+        result.templates = drop_template_databases(database_url)
+        if not result.templates:
+            result.kept.append("no delegate_tpl_* template database on that server")
+    for line in result.lines():
+        typer.echo(line)
 
 
 class BundleFormat(StrEnum):

@@ -22,8 +22,10 @@ _SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.I
 _GITHUB_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
 
-def emit(report: CheckReport, fmt: str, repo: Path | None = None, out: TextIO | None = None) -> None:
-    """Print `report` in format `fmt` to `out` (default stdout)."""
+def emit(
+    report: CheckReport, fmt: str, repo: Path | None = None, out: TextIO | None = None, verbose: bool = False
+) -> None:
+    """Print `report` in format `fmt` to `out` (default stdout); `verbose`: the text view's whole live tables."""
     stream = out or sys.stdout
     if fmt == "json":
         stream.write(to_json(report) + "\n")
@@ -32,7 +34,7 @@ def emit(report: CheckReport, fmt: str, repo: Path | None = None, out: TextIO | 
     elif fmt == "github":
         stream.write("".join(line + "\n" for line in to_github(report)))
     elif fmt == "text":
-        render_text(report, stream)
+        render_text(report, stream, verbose=verbose)
     else:
         raise InputError(f"--format {fmt}: unknown format", f"use one of {', '.join(FORMATS)}")
 
@@ -173,8 +175,9 @@ def to_github(report: CheckReport) -> Iterable[str]:
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
-def render_text(report: CheckReport, stream: TextIO, console: Console | None = None) -> None:
-    """Findings grouped by file, each with its severity, rule, line, message and fix; a summary; the verification."""
+def render_text(report: CheckReport, stream: TextIO, console: Console | None = None, verbose: bool = False) -> None:
+    """Findings grouped by file, each with its severity, rule, line, message and fix; a summary; the verification
+    (summarised to fit 80 columns; `verbose`: every table whole)."""
     from rich.console import Console
     from rich.text import Text
 
@@ -214,7 +217,12 @@ def render_text(report: CheckReport, stream: TextIO, console: Console | None = N
         Text(f"{s.errors} errors, {s.warnings} warnings, {s.infos} infos ({verdict})", style=style), highlight=False
     )
     if report.verification is not None:
-        from orchestrator.verify.render import render_verification
-
         console.print()
-        render_verification(report.verification, console)
+        if verbose:
+            from orchestrator.verify.render import render_verification
+
+            render_verification(report.verification, console)
+        else:
+            from orchestrator.live_summary import render_summary
+
+            render_summary(report.verification, console)

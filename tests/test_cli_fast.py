@@ -13,12 +13,12 @@ from orchestrator import cli, commands
 from orchestrator.check import CheckOptions
 
 
-def typer_parse(args: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[CheckOptions, str]:
+def typer_parse(args: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[CheckOptions, str, bool]:
     """What typer's `check` command hands on for `args` (run_check_command captured, not run)."""
-    seen: list[tuple[CheckOptions, str]] = []
+    seen: list[tuple[CheckOptions, str, bool]] = []
 
-    def capture(options: CheckOptions, output_format: str) -> int:
-        seen.append((options, output_format))
+    def capture(options: CheckOptions, output_format: str, verbose: bool = False) -> int:
+        seen.append((options, output_format, verbose))
         return 0
 
     monkeypatch.setattr(commands, "run_check_command", capture)
@@ -49,6 +49,7 @@ PLAIN = [
     ["check", "x.sql", "--format", "github", "y.sql", "--format", "text"],  # the last value wins
     ["check", "--stairway", "--since", "abc123", "--database-url", "postgresql://u@h/db"],
     ["check", "--rows", "500", "--static-only", "--static-only"],
+    ["check", "--verbose", "--static-only"],
     ["check", "--repo", "", "--spec", ""],
 ]
 
