@@ -648,7 +648,7 @@ def suggest_revision_id(feature: str, heads: list[str], taken: set[str] | frozen
         candidate = hashlib.sha256(seed.encode("utf-8")).hexdigest()[:12]
         if (
             candidate not in taken
-            and placeholder_reason(candidate, numeric_convention=False) is None
+            and placeholder_reason(candidate) is None
             and re.search(r"[a-f]", candidate)
             and re.search(r"[0-9]", candidate)
         ):

@@ -207,8 +207,9 @@ def _delegate(
                 )
                 say("judged", (round_no, report))
                 if not report.blocking:
+                    body = _publish(workspace, cfg, report, bundle, model_id, branch, result)
                     result.files = workspace.written()
-                    result.commit = workspace.commit(_commit_message(bundle, result, model_id, options))
+                    result.commit = workspace.commit(_commit_message(bundle, result, model_id, options, body))
                     result.status = STATUS_COMMITTED
                     result.message = f"committed {result.commit[:12]} on {branch}"
                     return result
@@ -249,7 +250,32 @@ def _delegate(
             workspace.remove(keep_branch=False)
 
 
-def _commit_message(bundle: Any, result: MigrationsResult, model_id: str, options: MigrationsOptions) -> str:
+def _publish(
+    workspace: Any, cfg: Any, report: CheckReport, bundle: Any, model_id: str, branch: str, result: MigrationsResult
+) -> str:
+    """Fill the migration plan and the runbook from what was measured, in the workspace; the commit body."""
+    from orchestrator.publish import commit_body, plan_facts, plan_files, sent_files
+
+    usage = {**result.progress.usage.to_dict(), "cost_usd": round(result.progress.cost_usd, 6)}
+    facts = plan_facts(
+        workspace.root,
+        cfg,
+        report,
+        bundle.spec_folder,
+        agent=bundle.agent.name,
+        agent_source=bundle.agent.source,
+        model=model_id,
+        bundle_files=sent_files(bundle),
+        usage=usage,
+        files=workspace.written(),
+        branch=branch,
+    )
+    for rel, text in plan_files(facts).items():
+        workspace.write_file(rel, text)  # through the workspace: its commit stages what it wrote
+    return commit_body(facts)
+
+
+def _commit_message(bundle: Any, result: MigrationsResult, model_id: str, options: MigrationsOptions, body: str) -> str:
     usage = result.progress.usage
     report = result.report
     checks = "green" if report is None else f"{report.summary.errors} errors, {report.summary.warnings} warnings"
@@ -257,6 +283,8 @@ def _commit_message(bundle: Any, result: MigrationsResult, model_id: str, option
         f"feat(db): migrations for {result.feature}",
         "",
         f"Written by the {bundle.agent.name} agent and proven by `delegate check` in {len(result.rounds)} round(s).",
+        "",
+        body.rstrip(),
         "",
         f"Delegated-to: {bundle.agent.name}",
         f"Model: {model_id}",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.agent.pricing import PriceTable
 from orchestrator.agent.protocols import ModelTurn, Usage
-from orchestrator.errors import AgentError
+from orchestrator.errors import AgentError, DelegateError
 
 if TYPE_CHECKING:
     import anthropic
@@ -185,14 +185,14 @@ def api_error(exc: anthropic.APIStatusError, model: str) -> AgentError:
     return AgentError(f"the Anthropic API rejected the request ({status} {said})")
 
 
-def connection_error(exc: BaseException) -> AgentError:
+def connection_error(exc: BaseException) -> DelegateError:
     """A request that never got an answer: on replay, a prompt the cassette does not hold."""
     cause: BaseException | None = exc
     while cause is not None:
         if type(cause).__name__ == "CannotOverwriteExistingCassetteException":
-            from orchestrator.agent.recording import CassetteMismatch
+            from orchestrator.agent.recording import MISMATCH, CassetteMismatch
 
-            return CassetteMismatch()
+            return CassetteMismatch(MISMATCH, "re-record the cassette with --record")
         cause = cause.__cause__ or cause.__context__
     return AgentError(
         f"could not reach the Anthropic API ({exc})",
