@@ -11,7 +11,6 @@ import typer
 
 from orchestrator import __version__
 from orchestrator.cli import run_check_command
-from orchestrator.errors import NotBuiltYet
 
 app = typer.Typer(
     name="delegate",
@@ -249,9 +248,43 @@ def bundle(
 
 
 @app.command()
-def demo() -> None:
-    """Run the whole pipeline on the bundled example from a recorded agent session."""
-    raise NotBuiltYet(
-        "`delegate demo` (a replayed agent session) is not built yet",
-        "run `delegate check --repo examples/cfi-app` to see the checks on the bundled example",
+def demo(
+    folder: Annotated[
+        Path | None,
+        typer.Option("--dir", help="Where to put the example's git copy (default: a new temporary folder, kept)."),
+    ] = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Run the whole pipeline on the bundled example from a recorded agent session: no key, no database needed."""
+    import sys
+
+    from rich.console import Console
+    from rich.text import Text
+
+    from orchestrator.demo import FEATURE, run_demo
+    from orchestrator.migrations_view import LiveView, print_result
+    from orchestrator.review_view import emit_review
+
+    console = Console(soft_wrap=True)
+    console.print(
+        Text(
+            "delegate demo: the database part of the example's feature 042 delegated to the database-architect "
+            "agent, replayed from a recorded session (no API key, no network), and proven on PostgreSQL.",
+            "bold",
+        )
     )
+    result = run_demo(folder, database_url, LiveView(console))
+    print_result(result.migrations, "text", sys.stdout, console)
+    if result.review is not None:
+        console.print(Text("\n-- delegate review " + str(result.migrations.branch), "bold"))
+        emit_review(result.review, "text")  # type: ignore[arg-type]
+    repo = result.repo
+    branch = result.migrations.branch
+    console.print(Text(f"\nThe example's copy is {repo}. Look at the agent's branch:", "bold"))
+    for command in (
+        f"git -C {repo} log --stat {branch}",
+        f"git -C {repo} show {branch}:{FEATURE}/migration-plan.md",
+        f"delegate review {branch} --repo {repo} --format markdown",
+    ):
+        console.print(Text(f"  {command}"), highlight=False)
+    raise typer.Exit(result.migrations.exit_code)

@@ -24,15 +24,6 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.strip() == f"delegate {__version__}"
 
 
-@pytest.mark.parametrize("argv", [["demo"]])
-def test_commands_not_built_yet_say_so_and_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert "not built yet" in err
-    assert "fix:" in err
-    assert "Traceback" not in err
-
-
 def test_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "--no-such-option"]) == 2
     assert "No such option" in capsys.readouterr().err
@@ -53,7 +44,7 @@ def test_malformed_config_is_exit_2_naming_the_file(tmp_path: Path, capsys: pyte
 
 def test_console_script_runs_as_a_process() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "orchestrator.cli", "demo"], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "orchestrator.cli", "rules", "no-such-rule"], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
