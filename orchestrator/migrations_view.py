@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from orchestrator.pipeline import MigrationsResult
-    from orchestrator.report import CheckReport
+    from orchestrator.report import CheckReport, Finding
 
 _STATUS_STYLE = {
     "committed": "bold green",
@@ -98,9 +98,15 @@ def _judged_line(round_no: int, report: CheckReport) -> Any:
         f"{s.errors} errors, {s.warnings} warnings, {s.infos} infos - ",
         verdict,
     )
-    for finding in [f for f in report.findings if f.severity.value == "error"][:8]:
-        where = f"{finding.file}:{finding.line}" if finding.file and finding.line else finding.file or "-"
-        line.append(f"\n    {finding.rule:<28} {where}  {finding.message[:100]}", "red")
+    by_rule: dict[str, list[Finding]] = {}
+    for finding in report.findings:
+        if finding.severity.value == "error":
+            by_rule.setdefault(finding.rule, []).append(finding)
+    for rule, findings in by_rule.items():  # one line a rule: what was found where, and how often
+        first = findings[0]
+        where = f"{first.file}:{first.line}" if first.file and first.line else first.file or "the database"
+        more = f" (+{len(findings) - 1} more)" if len(findings) > 1 else ""
+        line.append(f"\n    {rule:<28} {where}{more}  {first.message[:90]}", "red")
     return line
 
 

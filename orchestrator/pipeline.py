@@ -57,6 +57,59 @@ class RoundResult:
 
 
 @dataclass
+class Timings:
+    """Where a run's wall time went: the model's answers, the judge's checks, and the rest (the orchestrator)."""
+
+    total_s: float = 0.0
+    model_s: float = 0.0
+    model_calls: int = 0
+    judge_s: float = 0.0
+    judge_calls: int = 0
+
+    @property
+    def own_s(self) -> float:
+        return max(self.total_s - self.model_s - self.judge_s, 0.0)
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {
+            "total_s": round(self.total_s, 3),
+            "model_s": round(self.model_s, 3),
+            "model_calls": self.model_calls,
+            "judge_s": round(self.judge_s, 3),
+            "judge_calls": self.judge_calls,
+            "own_s": round(self.own_s, 3),
+        }
+
+
+class _TimedModel:
+    """The model, with the time spent waiting for it counted."""
+
+    def __init__(self, model: Any, timings: Timings) -> None:
+        self.model, self.timings, self.name = model, timings, model.name
+
+    def send(self, system: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Any:
+        started = time.perf_counter()
+        try:
+            return self.model.send(system, messages, tools)
+        finally:
+            self.timings.model_s += time.perf_counter() - started
+            self.timings.model_calls += 1
+
+
+def _timed_judge(check: Any, timings: Timings) -> Any:
+    def judged() -> CheckReport:
+        started = time.perf_counter()
+        try:
+            report: CheckReport = check()
+            return report
+        finally:
+            timings.judge_s += time.perf_counter() - started
+            timings.judge_calls += 1
+
+    return judged
+
+
+@dataclass
 class MigrationsResult:
     status: str
     feature: str
@@ -70,6 +123,7 @@ class MigrationsResult:
     worktree: str | None = None  # kept for a person to look at (checks failed)
     message: str = ""
     failure: str | None = None  # the AgentFailure's kind, or "api"
+    timings: Timings = field(default_factory=lambda: Timings())
 
     @property
     def exit_code(self) -> int:
@@ -99,6 +153,7 @@ class MigrationsResult:
             "message": self.message,
             "failure": self.failure,
             "round_results": [r.__dict__ for r in self.rounds],
+            "timings": self.timings.to_dict(),
         }
 
 
@@ -159,6 +214,7 @@ def _delegate(
     trajectory = Trajectory(run_dir / "trajectory.jsonl")
     workspace = Workspace.create(repo, branch=branch, allowed=bundle.allowed_folders, worktrees_dir=state / "worktrees")
     keep_worktree = False
+    started = time.perf_counter()
     try:
         carried = workspace.carry(bundle.spec_folder)
         if carried:
@@ -173,14 +229,18 @@ def _delegate(
             repo=workspace.root, spec=workspace.root / bundle.spec_folder, database_url=options.database_url
         )
         with _cassette(options, model_id, bundle), Judge(check_options) as judge:
-            model = AnthropicModel(
-                model_id,
-                prices=prices,
-                api_key=api_key,
-                base_url=None if options.replay else os.environ.get("ANTHROPIC_BASE_URL"),
-                wait=options.replay is None,
+            model = _TimedModel(
+                AnthropicModel(
+                    model_id,
+                    prices=prices,
+                    api_key=api_key,
+                    base_url=None if options.replay else os.environ.get("ANTHROPIC_BASE_URL"),
+                    wait=options.replay is None,
+                ),
+                result.timings,
             )
-            toolbox = WorkspaceToolbox(workspace, judge.check)
+            check = _timed_judge(judge.check, result.timings)
+            toolbox = WorkspaceToolbox(workspace, check)
             loop = AgentLoop(
                 model, toolbox, TOOL_SCHEMAS, render_system_prompt(bundle), limits, trajectory, observe=say
             )
@@ -190,7 +250,7 @@ def _delegate(
                 say("round", round_no)
                 done = loop.run(content)
                 say("judging", round_no)
-                report = judge.check()
+                report = check()
                 summary = report.summary
                 blocking = sorted({f.rule for f in report.findings if f.severity.value == "error"})
                 result.rounds.append(
@@ -242,6 +302,7 @@ def _delegate(
         result.report = None
         return result
     finally:
+        result.timings.total_s = time.perf_counter() - started
         trajectory.event("end", status=result.status, failure=result.failure, turns=result.progress.turns)
         trajectory.close()
         if result.status == STATUS_COMMITTED:
