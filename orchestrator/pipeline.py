@@ -61,6 +61,7 @@ class Timings:
     """Where a run's wall time went: the model's answers, the judge's checks, and the rest (the orchestrator)."""
 
     total_s: float = 0.0
+    setup_s: float = 0.0  # worktree, judge and server start, up to the first request
     model_s: float = 0.0
     model_calls: int = 0
     judge_s: float = 0.0
@@ -68,11 +69,12 @@ class Timings:
 
     @property
     def own_s(self) -> float:
-        return max(self.total_s - self.model_s - self.judge_s, 0.0)
+        return max(self.total_s - self.setup_s - self.model_s - self.judge_s, 0.0)
 
     def to_dict(self) -> dict[str, float | int]:
         return {
             "total_s": round(self.total_s, 3),
+            "setup_s": round(self.setup_s, 3),
             "model_s": round(self.model_s, 3),
             "model_calls": self.model_calls,
             "judge_s": round(self.judge_s, 3),
@@ -206,6 +208,7 @@ def _delegate(
     from orchestrator.repair import repair_message
     from orchestrator.workspace import Workspace, free_branch_name
 
+    started = time.perf_counter()
     feature = bundle.feature
     branch = options.branch or f"{feature}-migrations"
     branch = free_branch_name(repo, branch)
@@ -214,7 +217,6 @@ def _delegate(
     trajectory = Trajectory(run_dir / "trajectory.jsonl")
     workspace = Workspace.create(repo, branch=branch, allowed=bundle.allowed_folders, worktrees_dir=state / "worktrees")
     keep_worktree = False
-    started = time.perf_counter()
     try:
         carried = workspace.carry(bundle.spec_folder)
         if carried:
@@ -246,6 +248,7 @@ def _delegate(
             )
             result.progress = loop.progress
             content: list[dict[str, Any]] = [{"type": "text", "text": render_task_prompt(bundle)}]
+            result.timings.setup_s = time.perf_counter() - started
             for round_no in range(1, options.max_rounds + 2):
                 say("round", round_no)
                 done = loop.run(content)
