@@ -66,10 +66,11 @@ class Timings:
     model_calls: int = 0
     judge_s: float = 0.0
     judge_calls: int = 0
+    publish_s: float = 0.0  # the plan, the runbook and the commit of a green run
 
     @property
     def own_s(self) -> float:
-        return max(self.total_s - self.setup_s - self.model_s - self.judge_s, 0.0)
+        return max(self.total_s - self.setup_s - self.model_s - self.judge_s - self.publish_s, 0.0)
 
     def to_dict(self) -> dict[str, float | int]:
         return {
@@ -79,6 +80,7 @@ class Timings:
             "model_calls": self.model_calls,
             "judge_s": round(self.judge_s, 3),
             "judge_calls": self.judge_calls,
+            "publish_s": round(self.publish_s, 3),
             "own_s": round(self.own_s, 3),
         }
 
@@ -270,9 +272,11 @@ def _delegate(
                 )
                 say("judged", (round_no, report))
                 if not report.blocking:
+                    publishing = time.perf_counter()
                     body = _publish(workspace, cfg, report, bundle, model_id, branch, result)
                     result.files = workspace.written()
                     result.commit = workspace.commit(_commit_message(bundle, result, model_id, options, body))
+                    result.timings.publish_s = time.perf_counter() - publishing
                     result.status = STATUS_COMMITTED
                     result.message = f"committed {result.commit[:12]} on {branch}"
                     return result
