@@ -12,7 +12,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestrator.review import git_root, state_dir
+from orchestrator.repo_state import git_root, state_dir
 
 _RUN_PID = re.compile(r"-(\d+)$")  # runs/<feature>-<UTC stamp>-<pid>
 

@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import os
 import re
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -367,27 +368,19 @@ def _commit_message(bundle: Any, result: MigrationsResult, model_id: str, option
 
 
 def _git_root(path: Path) -> Path:
-    import git
+    """The repository's root, which must have a commit: the workspace branches from HEAD."""
+    from orchestrator.repo_state import git_root
 
-    if not path.is_dir():
-        raise InputError(f"--repo {path}: no such folder", "pass the root of the target repository")
-    try:
-        repo = git.Repo(path, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise InputError(
-            f"{path}: not a git repository", "delegate works on a branch of your repo: run `git init` and commit first"
-        ) from None
-    if repo.head.is_valid() is False:
-        raise InputError(f"{path}: the repository has no commit yet", "commit the project first")
-    return Path(repo.working_tree_dir or path).resolve()
+    root = git_root(path)
+    if subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=root, capture_output=True).returncode:
+        raise InputError(f"{root}: the repository has no commit yet", "commit the project first")
+    return root
 
 
 def _state_dir(repo: Path) -> Path:
-    """Where delegate keeps its worktrees, runs and locks: inside the repo's git folder, out of the working tree."""
-    import git
+    from orchestrator.repo_state import state_dir
 
-    common = Path(git.Repo(repo).common_dir)
-    folder = (common if common.is_absolute() else repo / common) / "delegate"
+    folder = state_dir(repo)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

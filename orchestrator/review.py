@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import ExitCode, InputError
+from orchestrator.repo_state import git_root, state_dir
 from orchestrator.report import CheckReport
 
 TRAILERS = ("Delegated-to", "Model", "Tokens", "Cost-USD", "Checks", "Cassette")
@@ -88,24 +89,6 @@ def _git(repo: Path, *args: str, check: bool = True) -> str:
     if check and proc.returncode != 0:
         raise InputError(f"git {' '.join(args)}: {proc.stderr.strip() or 'failed'}", "check the repository and branch")
     return proc.stdout
-
-
-def git_root(path: Path) -> Path:
-    """The top of the working tree holding `path`; an InputError when it is not a git repository."""
-    if not path.is_dir():
-        raise InputError(f"--repo {path}: no such folder", "pass the root of the target repository")
-    proc = subprocess.run(
-        ["git", "rev-parse", "--show-toplevel"], cwd=path, capture_output=True, text=True, check=False
-    )
-    if proc.returncode != 0:
-        raise InputError(f"{path}: not a git repository", "run delegate inside the repository that holds the branch")
-    return Path(proc.stdout.strip()).resolve()
-
-
-def state_dir(repo: Path) -> Path:
-    """`<git common dir>/delegate`: where delegate keeps worktrees, runs and locks (out of the working tree)."""
-    common = Path(_git(repo, "rev-parse", "--git-common-dir").strip())
-    return (common if common.is_absolute() else repo / common).resolve() / "delegate"
 
 
 def default_branch(repo: Path, configured: str | None) -> str | None:
