@@ -25,7 +25,7 @@ from tests.support.example_repo import FEATURE_SPEC, make_example_repo  # noqa: 
 
 from orchestrator.agent.recording import read_metadata  # noqa: E402
 from orchestrator.pipeline import MigrationsOptions, run_migrations  # noqa: E402
-from tests.support.agent_sessions import SESSIONS  # noqa: E402
+from tests.support.agent_sessions import SESSIONS, prepare_repo  # noqa: E402
 
 CASSETTES = ROOT / "cassettes"
 RESULTS = ROOT / "benchmarks" / "results" / "agent_cost.json"
@@ -38,6 +38,7 @@ def measure(name: str, database_url: str | None) -> dict[str, object]:
     _, run_options = SESSIONS.get(name, (None, {}))
     with tempfile.TemporaryDirectory(prefix="delegate-bench-") as tmp:
         repo = make_example_repo(Path(tmp), with_solution=False)
+        prepare_repo(name, repo)
         started = time.perf_counter()
         result = run_migrations(
             MigrationsOptions(
