@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
 
-from orchestrator.check import load_spec, spec_folder
+from orchestrator.checks.rules.live import LiveRule
 from orchestrator.config import DelegateConfig
-from orchestrator.errors import DelegateError, InputError
-from orchestrator.feature import RevisionSelection, branch_changes, select_revisions
+from orchestrator.errors import InputError
+from orchestrator.feature import RevisionSelection
 from orchestrator.pg import (
     SUPABASE_EMULATION_VERSION,
     PostgresServer,
@@ -39,7 +39,7 @@ from orchestrator.verify.seeds import run_seeds_twice, seed_files
 from orchestrator.verify.version_tables import stamped_revisions
 
 if TYPE_CHECKING:
-    from orchestrator.check import CheckOptions
+    from orchestrator.target import CheckOptions, Target
 
 T = TypeVar("T")
 TEMPLATE_FORMAT = "1"  # bump when what a base template holds changes
@@ -72,26 +72,18 @@ def template_key(project: AlembicProject, graph: RevisionGraph, base: list[str])
 class LiveRun:
     """One live verification; each step appends a VerificationStep and its findings."""
 
-    def __init__(
-        self, repo: Path, cfg: DelegateConfig, options: CheckOptions, project: AlembicProject | None = None
-    ) -> None:
-        self.repo = repo.resolve()
-        self.cfg = cfg
-        self.options = options
+    def __init__(self, target: Target, project: AlembicProject | None = None) -> None:
+        self.target = target
+        self.repo = target.repo
+        self.cfg = cfg = target.config
+        self.options = target.options
         self.project = project or AlembicProject.for_repo(self.repo, cfg)
-        self.graph = RevisionGraph.from_folder(self.project.versions_dir, self.repo)
-        self.spec: Any = load_spec(self.repo, options.spec)
-        self.selection: RevisionSelection = select_revisions(
-            self.repo, cfg, self.graph, since=options.since, spec=self.spec
-        )
-        self.spec_folder: Path | None = spec_folder(self.repo, options.spec)
-        if self.spec is None:
-            # No --spec: the one feature folder the branch touches still tells public-read tables and query patterns.
-            self.spec_folder = _touched_spec_folder(self.repo, cfg)
-            try:
-                self.spec = load_spec(self.repo, self.spec_folder)
-            except DelegateError:  # a folder we guessed at is no reason to stop; --spec would make it one
-                self.spec, self.spec_folder = None, None
+        self.graph: RevisionGraph = target.graph
+        self.spec: Any = target.spec
+        assert target.selection is not None, "the live half runs in repo mode, with the revisions under test chosen"
+        self.selection: RevisionSelection = target.selection
+        self.spec_folder: Path | None = target.spec_folder
+        self.irreversible = self.graph.named_by(cfg.irreversible_revisions)
         self.verification = Verification(
             base_revision=", ".join(self.selection.base) or None,
             revisions=self.selection.under_test,
@@ -115,19 +107,24 @@ class LiveRun:
 
     def finding(
         self,
-        rule: str,
+        rule: LiveRule,
         message: str,
         fix: str,
         file: str | None = None,
         line: int | None = None,
-        severity: Severity = Severity.ERROR,
+        severity: Severity | None = None,
     ) -> None:
-        setting = self.cfg.rules.get(rule)
-        if setting == "off":
-            return
-        if setting is not None:
-            severity = Severity(setting)
-        self.findings.append(Finding(rule=rule, severity=severity, file=file, line=line, message=message, fix=fix))
+        """A finding with the catalogue's severity (or `severity`); check.py applies the configured ones."""
+        self.findings.append(
+            Finding(
+                rule=rule.value,
+                severity=severity or rule.severity,
+                file=file,
+                line=line,
+                message=message,
+                fix=fix,
+            )
+        )
 
     @contextlib.contextmanager
     def step(self, name: str, seconds: float | None = None) -> Iterator[VerificationStep]:
@@ -140,9 +137,10 @@ class LiveRun:
             yield record
         finally:
             record.seconds = round(time.perf_counter() - started if seconds is None else seconds, 3)
-            new = self.findings[before:]
+            # The step's status follows the severities the findings will have once configured ("off": none).
+            new = [s for f in self.findings[before:] if (s := self.cfg.rule_severity(f.rule, f.severity)) is not None]
             if record.status is StepStatus.PASSED:
-                if any(f.severity is Severity.ERROR for f in new):
+                if Severity.ERROR in new:
                     record.status = StepStatus.FAILED
                 elif new:
                     record.status = StepStatus.WARNED
@@ -168,15 +166,17 @@ class LiveRun:
     def alembic(self, args: list[str], url: str) -> AlembicRun:
         return self.project.run(args, sqlalchemy_form(url), url)
 
-    def report_alembic_failure(self, rule: str, run: AlembicRun, what: str, fix: str) -> None:
+    def report_alembic_failure(
+        self, rule: LiveRule, run: AlembicRun, what: str, fix: str, severity: Severity | None = None
+    ) -> None:
         revision = run.failed_revision()
         file, line = run.failure_location(self.project)
         if revision and revision in self.graph.by_id and file is None:
             file = self.graph.by_id[revision].rel
         named = f"revision {revision}" if revision else (file or "Alembic")
-        self.finding(rule, f"{what} failed in {named}: {run.error_tail()}", fix, file, line)
+        self.finding(rule, f"{what} failed in {named}: {run.error_tail()}", fix, file, line, severity)
         if revision in self.runs and self.runs[revision].status in ("round-trips", "skipped"):
-            self.runs[revision].status = rule  # the first problem of a revision is its status
+            self.runs[revision].status = rule.value  # the first problem of a revision is its status
             self.runs[revision].detail = run.error_tail(3)
 
     # ---- the run -----------------------------------------------------------------------------------------------
@@ -228,7 +228,7 @@ class LiveRun:
                 )
             except BaseUpgradeFailed as exc:
                 self.report_alembic_failure(
-                    "upgrade-failed",
+                    LiveRule.UPGRADE_FAILED,
                     exc.run,
                     "upgrading the history below the revisions under test",
                     "fix the base history first, or pass --since to start above it",
@@ -324,7 +324,7 @@ class LiveRun:
                         self.runs[rev].upgrade_ms = round(ms, 1)
                         self.runs[rev].status = "round-trips"
             if not run.ok:
-                rule = "upgrade-failed" if first else "reupgrade-failed"
+                rule = LiveRule.UPGRADE_FAILED if first else LiveRule.REUPGRADE_FAILED
                 what = "upgrade" if first else "upgrading again after the downgrade"
                 fix = "fix the revision's upgrade() so it runs on the base"
                 if not first and self.left_behind:
@@ -344,9 +344,25 @@ class LiveRun:
                     if rev in self.runs:
                         self.runs[rev].downgrade_ms = round(ms, 1)
                 if not run.ok:
-                    self.report_alembic_failure(
-                        "downgrade-failed", run, "downgrade", "make downgrade() undo exactly what upgrade() did"
-                    )
+                    on_purpose = run.failed_revision() in self.irreversible
+                    if on_purpose:
+                        self.report_alembic_failure(
+                            LiveRule.DOWNGRADE_FAILED,
+                            run,
+                            "downgrade (irreversible on purpose: irreversible_revisions)",
+                            "",
+                            Severity.INFO,
+                        )
+                        failed_revision = run.failed_revision()
+                        if failed_revision in self.runs:
+                            self.runs[failed_revision].status = "irreversible"
+                    else:
+                        self.report_alembic_failure(
+                            LiveRule.DOWNGRADE_FAILED,
+                            run,
+                            "downgrade",
+                            "make downgrade() undo exactly what upgrade() did",
+                        )
                     failed = True
                     break
             if not failed:
@@ -360,7 +376,7 @@ class LiveRun:
             versions = stamped_revisions(url)
             if versions != self.upgraded_versions:
                 self.finding(
-                    "reupgrade-failed",
+                    LiveRule.REUPGRADE_FAILED,
                     f"upgrading again after the downgrade reaches {', '.join(versions) or 'nothing'}"
                     f" instead of {', '.join(self.upgraded_versions) or 'nothing'}",
                     "make downgrade() and upgrade() leave the version table to Alembic",
@@ -368,7 +384,7 @@ class LiveRun:
             record.detail = f"to {', '.join(versions) or 'nothing'}"
             for difference in SchemaFingerprint.take(url).diff(self.upgraded_fp):
                 self.finding(
-                    "reupgrade-failed",
+                    LiveRule.REUPGRADE_FAILED,
                     f"upgrading again after the downgrade gives a different schema: {difference.message}",
                     "make upgrade() independent of leftovers of an earlier run, and downgrade() complete",
                     *self.locate(rf"\b{re.escape(difference.name.split('(')[0].rsplit('.', 1)[-1])}\b"),
@@ -381,7 +397,7 @@ class LiveRun:
         if versions != sorted(self.selection.base):
             left = sorted(set(versions) - set(self.selection.base))
             self.finding(
-                "downgrade-leaves-trace",
+                LiveRule.DOWNGRADE_LEAVES_TRACE,
                 f"after upgrade and downgrade to {target}, the version table holds {', '.join(versions) or 'nothing'}"
                 f" instead of {', '.join(sorted(self.selection.base)) or 'nothing'}",
                 "make downgrade() leave the version table to Alembic",
@@ -393,7 +409,7 @@ class LiveRun:
             short = difference.name.split("(")[0].rsplit(".", 1)[-1]
             file, line = self.locate(rf"\b{re.escape(short)}\b")
             self.finding(
-                "downgrade-leaves-trace",
+                LiveRule.DOWNGRADE_LEAVES_TRACE,
                 f"after upgrade and downgrade to {target}, {difference.message}",
                 f"drop or restore {difference.what} {difference.name} in downgrade()",
                 file,
@@ -409,7 +425,7 @@ class LiveRun:
         if not every:
             self.skip("seeds", f"no seed files under {', '.join(self.cfg.seeds_dirs)}")
             return
-        changed = _changed_files(self.repo, self.cfg)
+        changed = self.target.changed() or None
         feature = [p for p in every if changed is None or p.resolve() in changed] or every
         context = [p for p in every if p not in feature and p < feature[0]]
         with self.step("seeds") as record, psycopg.connect(url, autocommit=True) as conn:
@@ -421,7 +437,7 @@ class LiveRun:
             )
             for failure in outcome.failures:
                 self.finding(
-                    "seed-failed",
+                    LiveRule.SEED_FAILED,
                     f"seed {failure.file} raised: {failure.message}",
                     "make the seed run on the migrated schema",
                     failure.file,
@@ -432,7 +448,7 @@ class LiveRun:
                     rf"insert\s+into\s+(\w+\.)?\"?{re.escape(change.table.split('.')[-1])}\b", [self.repo / change.file]
                 )
                 self.finding(
-                    "seed-not-idempotent-live",
+                    LiveRule.SEED_NOT_IDEMPOTENT_LIVE,
                     f"running {change.file} a second time changed the row count of {change.table}"
                     f" from {change.before} to {change.after}",
                     "use ON CONFLICT on a unique key (ON CONFLICT DO NOTHING needs a unique constraint to hit),"
@@ -455,19 +471,19 @@ class LiveRun:
             with self.step("rls matrix") as record:
                 cells = RlsMatrix(conn, self.cfg.owner_columns).run(tables, public)
                 self.verification.rls_matrix = cells
-                grouped: dict[tuple[str, str, str], list[str]] = {}
+                grouped: dict[tuple[LiveRule, str, str], list[str]] = {}
                 for cell in cells:
                     if cell.observed == "allow" and cell.expected == "deny":
-                        grouped.setdefault(("rls-leak", cell.table, cell.actor), []).append(cell.action)
+                        grouped.setdefault((LiveRule.RLS_LEAK, cell.table, cell.actor), []).append(cell.action)
                     elif cell.observed == "deny" and cell.expected == "allow":
-                        grouped.setdefault(("rls-overblock", cell.table, cell.actor), []).append(cell.action)
+                        grouped.setdefault((LiveRule.RLS_OVERBLOCK, cell.table, cell.actor), []).append(cell.action)
                 policy_files = sorted((self.repo / self.cfg.policies_dir).rglob("*.sql"))
                 for (rule, table, actor), actions in grouped.items():
                     short = table.split(".")[-1]
                     file, line = self.locate(rf"policy.*\bon\s+(\w+\.)?\"?{re.escape(short)}\b")
                     if file is None:
                         file, line = self.locate(rf"policy.*\bon\s+(\w+\.)?\"?{re.escape(short)}\b", policy_files)
-                    if rule == "rls-leak":
+                    if rule is LiveRule.RLS_LEAK:
                         self.finding(
                             rule,
                             f"{actor} can {', '.join(actions)} on {table}, which its policies should forbid",
@@ -483,7 +499,6 @@ class LiveRun:
                             "add a policy (and GRANT) that lets the owner reach its own rows",
                             file,
                             line,
-                            Severity.WARNING,
                         )
                 errors = [c for c in cells if c.observed == "error"]
                 if errors:
@@ -505,7 +520,7 @@ class LiveRun:
                 more = f" and {len(outcome.failures) - 10} more" if len(outcome.failures) > 10 else ""
                 first = outcome.failures[0]
                 self.finding(
-                    "delivered-tests-failed",
+                    LiveRule.DELIVERED_TESTS_FAILED,
                     f"{len(outcome.failures)} delivered test(s) failed against the migrated database: {names}{more}"
                     f" (first: {first.message})",
                     "fix the migration or the test; run them with DATABASE_URL set to a migrated database",
@@ -513,7 +528,7 @@ class LiveRun:
                 )
             elif outcome.missing_pytest:
                 self.finding(
-                    "delivered-tests-failed",
+                    LiveRule.DELIVERED_TESTS_FAILED,
                     f"the delivered tests could not run: pytest is not installed for {self.project.python}",
                     "install pytest into that interpreter, or set `python` in [tool.delegate] to the interpreter of "
                     "the app's test environment",
@@ -521,7 +536,7 @@ class LiveRun:
                 )
             elif not outcome.process.ok:
                 self.finding(
-                    "delivered-tests-failed",
+                    LiveRule.DELIVERED_TESTS_FAILED,
                     f"the delivered tests did not run cleanly: {outcome.process.tail(6)}",
                     "make the test suite importable and runnable with pytest",
                     self.project.rel(tests_dir),
@@ -563,14 +578,13 @@ class LiveRun:
                 if lock.mode not in {mode_words(m) for m in BLOCKING_MODES}:
                     continue
                 self.finding(
-                    "lock-on-existing-table",
+                    LiveRule.LOCK_ON_EXISTING_TABLE,
                     f"{lock.statement} holds {lock.mode} on existing table {lock.relation}"
                     f" ({lock.seconds * 1000:.0f} ms here{', with ' + str(self.options.rows) + ' rows' if self.options.rows else ''})",
                     "use a lock-friendly form (CONCURRENTLY, NOT VALID then VALIDATE, a default without rewrite)"
                     " and SET lock_timeout first",
                     lock.file,
                     lock.line,
-                    Severity.WARNING,
                 )
             record.detail = f"{len(trace.locks)} lock(s) on existing tables" + (
                 f", base filled with {self.options.rows} rows per table" if self.options.rows else ""
@@ -606,14 +620,14 @@ class LiveRun:
             rel = self.project.rel(module_file) if module_file else None
             if comparison.import_error:
                 self.finding(
-                    "models-drift",
+                    LiveRule.MODELS_DRIFT,
                     f"the models {target} could not be loaded: {comparison.import_error.splitlines()[-1]}",
                     "make the models module importable with the alembic folder's parent on sys.path",
                     rel,
                 )
             for difference in comparison.differences:
                 self.finding(
-                    "models-drift",
+                    LiveRule.MODELS_DRIFT,
                     difference.message,
                     "change the models or the migration so they declare the same schema",
                     rel,
@@ -635,24 +649,22 @@ class LiveRun:
                 file, line = self.locate(re.escape(name), [plan]) if plan else (None, None)
                 for table in summary.seq_scans:
                     self.finding(
-                        "seq-scan-on-target-query",
+                        LiveRule.SEQ_SCAN_ON_TARGET_QUERY,
                         f"query pattern {name!r} reads {table} with a sequential scan even with enable_seqscan off",
                         f"add an index on {table} that serves the pattern's WHERE/JOIN/ORDER BY columns",
                         file,
                         line,
-                        Severity.WARNING,
                     )
                 for walked in summary.whole_index_scans:
                     table = walked.split(" ", 1)[0]
                     self.finding(
-                        "seq-scan-on-target-query",
+                        LiveRule.SEQ_SCAN_ON_TARGET_QUERY,
                         f"query pattern {name!r} reads {walked} end to end and filters every row: no index serves "
                         "its conditions, so it costs a scan of the whole table",
                         f"add an index on {table} whose leading columns are the pattern's WHERE columns (then its "
                         "ORDER BY columns)",
                         file,
                         line,
-                        Severity.WARNING,
                     )
             record.detail = f"{len(summaries)} query pattern(s) explained"
 
@@ -663,55 +675,64 @@ def _timed(function: Callable[..., T], *args: Any) -> tuple[T, float]:
     return result, time.perf_counter() - started
 
 
-def _touched_spec_folder(repo: Path, cfg: DelegateConfig) -> Path | None:
-    """The single folder under specs/ that the branch changes, if git can tell and there is exactly one."""
-    changed = _changed_files(repo, cfg)
-    specs = (repo / cfg.specs_dir).resolve()
-    if not changed or not specs.is_dir():
-        return None
-    folders = {p.relative_to(specs).parts[0] for p in changed if p.is_relative_to(specs) and p != specs}
-    folders = {f for f in folders if (specs / f).is_dir()}
-    return specs / folders.pop() if len(folders) == 1 else None
-
-
 def _plan_path(folder: Path | None) -> Path | None:
     plan = folder / "plan.md" if folder else None
     return plan if plan is not None and plan.is_file() else None
 
 
-def _changed_files(repo: Path, cfg: DelegateConfig) -> set[Path] | None:
-    """Files the branch (and the working tree) changes over the default branch; None when git cannot tell."""
-    changes = branch_changes(repo, cfg)
-    return changes[0] or None if changes is not None else None
-
-
 def run_live(
     repo: Path, cfg: DelegateConfig, options: CheckOptions, project: AlembicProject | None = None
 ) -> tuple[Verification, list[Finding]]:
-    """The live half of `delegate check`; a server that goes away mid-run is an InputError naming the step.
-    `project`: the repo's Alembic project when the caller has one (with its fork server already warming up)."""
-    live = LiveRun(repo, cfg, options, project)
-    if not live.graph.by_id:
-        live.skip("upgrade", f"no revisions in {cfg.versions_dir}")
-        return live.verification, live.findings
-    with live.project.forking():  # the zygote warms up while the server starts
-        return _run_on_server(live, options)
+    """The live half alone, on a server of its own, with the configured severities (check.py's Judge resolves
+    the target itself and calls verify_live with the server it keeps)."""
+    from dataclasses import replace
+
+    from orchestrator.checks.engine import apply_rule_settings
+    from orchestrator.target import resolve_target
+
+    target = resolve_target(replace(options, repo=repo), cfg)
+    project = project or AlembicProject.for_repo(target.repo, target.config)
+    with project.forking(), one_server(options.database_url) as server:  # the zygote warms up as the server starts
+        verification, findings = verify_live(target, project, server)
+    return verification, apply_rule_settings(findings, target.config)
 
 
-def _run_on_server(live: LiveRun, options: CheckOptions) -> tuple[Verification, list[Finding]]:
-    server = open_server(options.database_url)
+@contextlib.contextmanager
+def one_server(database_url: str | None) -> Iterator[Callable[[], PostgresServer]]:
+    """A server opened on first use (a run with nothing to upgrade needs none) and closed at the end."""
+    opened: list[PostgresServer] = []
+
+    def get() -> PostgresServer:
+        if not opened:
+            opened.append(open_server(database_url))
+        return opened[0]
+
     try:
-        live.verification.database = server.description
-        live.execute(server)
+        yield get
+    finally:
+        for server in opened:
+            with contextlib.suppress(Exception):
+                server.close()
+
+
+def verify_live(
+    target: Target, project: AlembicProject, server: Callable[[], PostgresServer]
+) -> tuple[Verification, list[Finding]]:
+    """The live half of `delegate check` on a resolved target; `server` gives the server to work on (opened on
+    first use). A server that goes away mid-run is an InputError naming the step. Findings carry the catalogue's
+    severities: the caller applies the configured ones."""
+    live = LiveRun(target, project)
+    if not live.graph.by_id:
+        live.skip("upgrade", f"no revisions in {target.config.versions_dir}")
+        return live.verification, live.findings
+    on = server()
+    try:
+        live.verification.database = on.description
+        live.execute(on)
     except (psycopg.OperationalError, psycopg.errors.AdminShutdown, psycopg.errors.InvalidCatalogName) as exc:
         cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise InputError(
-            f"the PostgreSQL server {server.description} went away during the {live.current_step} step: {cause}",
+            f"the PostgreSQL server {on.description} went away during the {live.current_step} step: {cause}",
             "check that the server is up and that nothing else drops or terminates delegate's scratch databases",
         ) from None
-    except DelegateError:
-        raise
-    finally:
-        with contextlib.suppress(Exception):
-            server.close()
     return live.verification, live.findings

@@ -16,13 +16,13 @@ import psycopg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from orchestrator.checks.rules.live import LiveRule
 from orchestrator.config import DelegateConfig
 from orchestrator.errors import InputError
-from orchestrator.feature import RevisionSelection, select_revisions
-from orchestrator.pg import PostgresServer, ScratchDatabase, ensure_template, open_server
+from orchestrator.feature import RevisionSelection
+from orchestrator.pg import PostgresServer, ScratchDatabase, ensure_template
 from orchestrator.report import Finding, Severity
 from orchestrator.revisions import RevisionFile, RevisionGraph
-from orchestrator.spec import FeatureSpec, load_feature
 from orchestrator.verification import RevisionRun, StepStatus, Verification, VerificationStep
 from orchestrator.verify.alembic_env import AlembicProject, sqlalchemy_form
 from orchestrator.verify.fingerprint import SchemaDifference, SchemaFingerprint, trace_first
@@ -30,13 +30,14 @@ from orchestrator.verify.live import template_key
 from orchestrator.verify.worker_client import AlembicWorker, WorkerAnswer
 
 if TYPE_CHECKING:
-    from orchestrator.check import CheckOptions
+    from orchestrator.target import CheckOptions, Target
 
+# A revision's status in the report: "round-trips", a rule id (its first problem), or one of these.
 ROUND_TRIPS = "round-trips"
-UPGRADE_FAILED = "upgrade-failed"
-DOWNGRADE_FAILED = "downgrade-failed"
+UPGRADE_FAILED = LiveRule.UPGRADE_FAILED.value
+DOWNGRADE_FAILED = LiveRule.DOWNGRADE_FAILED.value
 LEAVES_TRACE = "leaves-trace"
-REUPGRADE_FAILED = "reupgrade-failed"
+REUPGRADE_FAILED = LiveRule.REUPGRADE_FAILED.value
 IRREVERSIBLE = "irreversible"
 SKIPPED = "skipped"
 MAX_NAMED_DIFFERENCES = 8
@@ -47,25 +48,32 @@ MIN_LANE = 40  # revisions; a shorter lane spends too much of its time starting 
 def run_stairway(
     repo: Path, cfg: DelegateConfig, options: CheckOptions, project: AlembicProject | None = None
 ) -> tuple[Verification, list[Finding]]:
+    """The stairway alone, on a server of its own (check.py's Judge calls walk_stairway with the server it keeps)."""
+    from dataclasses import replace
+
+    from orchestrator.checks.engine import apply_rule_settings
+    from orchestrator.target import resolve_target
+    from orchestrator.verify.live import one_server
+
+    target = resolve_target(replace(options, repo=repo), cfg)
+    project = project or AlembicProject.for_repo(target.repo, target.config)
+    with project.forking(), one_server(options.database_url) as server:
+        verification, findings = walk_stairway(target, project, server)
+    return verification, apply_rule_settings(findings, target.config)
+
+
+def walk_stairway(
+    target: Target, project: AlembicProject, server: Callable[[], PostgresServer]
+) -> tuple[Verification, list[Finding]]:
     """Walk the revisions under test parents first; each one upgrades, downgrades and upgrades again on its own.
     The base template and the rechecks in a fresh process run as forks of the project's fork server."""
-    project = project or AlembicProject.for_repo(repo, cfg)
+    cfg = target.config
     if not project.versions_dir.is_dir():
-        raise InputError(f"{cfg.versions_dir}: no such folder in {repo}", "set versions_dir in [tool.delegate]")
-    graph = RevisionGraph.from_folder(project.versions_dir, project.repo)
-    if not graph.by_id:
+        raise InputError(f"{cfg.versions_dir}: no such folder in {target.repo}", "set versions_dir in [tool.delegate]")
+    if not target.graph.by_id:
         raise InputError(f"{cfg.versions_dir}: no revision files", "add an Alembic revision, or drop --stairway")
-    selection = select_revisions(project.repo, cfg, graph, since=options.since, spec=_feature_spec(repo, options))
-    with project.forking(), open_server(options.database_url) as server:
-        return StairwayWalk(server, project, graph, selection, cfg).run()
-
-
-def _feature_spec(repo: Path, options: CheckOptions) -> FeatureSpec | None:
-    """The parsed feature folder for --spec (its revisions are the ones under test)."""
-    if options.spec is None:
-        return None
-    folder = options.spec if options.spec.is_absolute() or options.spec.exists() else repo / options.spec
-    return load_feature(folder)
+    assert target.selection is not None
+    return StairwayWalk(server(), project, target.graph, target.selection, cfg).run()
 
 
 class _BaseFailed(Exception):
@@ -125,6 +133,7 @@ class StairwayWalk:
         self.cfg = cfg
         self.order = [rev for rev in selection.under_test if rev in graph.by_id]
         self.under_test = set(self.order)
+        self.irreversible = graph.named_by(cfg.irreversible_revisions)
         if lane_order is not None:
             self.order = lane_order  # a lane walks its own stretch of the order
         self.show_progress = sys.stderr.isatty() if progress is None else progress
@@ -327,7 +336,7 @@ class StairwayWalk:
                     self.blocked_by[rev] = rev
                     message = f"bringing in its parent {parent} failed: {_first_line(answer.error)}"
                     self.runs[rev] = RevisionRun(revision=rev, file=rf.rel, status=UPGRADE_FAILED, detail=message)
-                    self._fail(rev, rf, UPGRADE_FAILED, message, answer, phase="upgrade")
+                    self._fail(rev, rf, LiveRule.UPGRADE_FAILED, message, answer, phase="upgrade")
                     self.merge_failures[rev] = (answer.revision or parent, self.findings[-1])
                     self._drop(work)
                     return None
@@ -343,7 +352,9 @@ class StairwayWalk:
             self.blocked_by[rev] = rev
             run.status, run.detail = UPGRADE_FAILED, _first_line(up.error)
             recheck = self._recheck(["upgrade", rev], work, up, in_place=True)  # drops `work` when done
-            self._fail(rev, rf, UPGRADE_FAILED, f"upgrade failed: {up.error}", up, "upgrade", recheck=recheck, run=run)
+            self._fail(
+                rev, rf, LiveRule.UPGRADE_FAILED, f"upgrade failed: {up.error}", up, "upgrade", recheck=recheck, run=run
+            )
             return
         after = self.fingerprints.take(work)
 
@@ -361,7 +372,7 @@ class StairwayWalk:
             self._fail(
                 rev,
                 rf,
-                "downgrade-leaves-trace",
+                LiveRule.DOWNGRADE_LEAVES_TRACE,
                 f"downgrade leaves a trace: {_differences(trace)}",
                 None,
                 phase="downgrade",
@@ -378,7 +389,7 @@ class StairwayWalk:
             self._fail(
                 rev,
                 rf,
-                REUPGRADE_FAILED,
+                LiveRule.REUPGRADE_FAILED,
                 f"upgrading again after the downgrade failed: {again.error}",
                 again,
                 "upgrade",
@@ -396,7 +407,7 @@ class StairwayWalk:
             self._fail(
                 rev,
                 rf,
-                REUPGRADE_FAILED,
+                LiveRule.REUPGRADE_FAILED,
                 f"upgrading again after the downgrade gives a different schema: {_differences(drift)}",
                 None,
                 phase="upgrade",
@@ -429,7 +440,7 @@ class StairwayWalk:
             self._fail(
                 rev,
                 rf,
-                DOWNGRADE_FAILED,
+                LiveRule.DOWNGRADE_FAILED,
                 f"irreversible on purpose (irreversible_revisions): its downgrade refuses: {_first_line(down.error)}",
                 down,
                 phase="downgrade",
@@ -440,7 +451,7 @@ class StairwayWalk:
             self._fail(
                 rev,
                 rf,
-                DOWNGRADE_FAILED,
+                LiveRule.DOWNGRADE_FAILED,
                 f"downgrade failed: {down.error}",
                 down,
                 "downgrade",
@@ -622,18 +633,18 @@ class StairwayWalk:
         self.pending.clear()
 
     def _irreversible(self, rev: str) -> bool:
-        return any(rev == mark or (len(mark) >= 4 and rev.startswith(mark)) for mark in self.cfg.irreversible_revisions)
+        return rev in self.irreversible
 
     def _fail(
         self,
         rev: str,
         rf: RevisionFile,
-        rule: str,
+        rule: LiveRule,
         message: str,
         answer: WorkerAnswer | None,
         phase: str,
         fix: str = "",
-        severity: Severity = Severity.ERROR,
+        severity: Severity | None = None,
         recheck: Future[str] | None = None,
         run: RevisionRun | None = None,
     ) -> None:
@@ -643,8 +654,9 @@ class StairwayWalk:
             "in [tool.delegate] when it is irreversible on purpose",
             REUPGRADE_FAILED: "make downgrade() undo everything, so upgrade() runs again on a clean parent state",
         }
+        severity = severity or rule.severity
         finding = Finding(
-            rule=rule,
+            rule=rule.value,
             severity=severity,
             file=rf.rel,
             line=self._line(rf, answer, phase),

@@ -83,7 +83,8 @@ class EmptyDowngrade(Rule):
         "An empty downgrade reports success while leaving the upgrade's tables, columns and policies in place: "
         "the database and the version table disagree, and the next upgrade fails on objects that already exist. "
         "One that only raises makes every rollback past it impossible. Revisions listed in "
-        "irreversible_revisions in [tool.delegate] are intentional and not reported."
+        "irreversible_revisions in [tool.delegate] (by id, or a unique prefix of 4 characters or more) are "
+        "intentional and not reported."
     )
     fix = (
         "Undo every step of upgrade() in reverse order (op.drop_index, op.drop_column, op.drop_table, DROP POLICY "
@@ -97,7 +98,7 @@ class EmptyDowngrade(Rule):
     )
 
     def check(self, ctx: CheckContext) -> Iterator[Violation]:
-        irreversible = set(ctx.config.irreversible_revisions)
+        irreversible = ctx.graph.named_by(ctx.config.irreversible_revisions)
         for rf in declared_revisions(ctx):
             fn = rf.downgrade
             if fn is None or rf.revision in irreversible or not all(_is_trivial(s) for s in fn.body):
