@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from orchestrator.spec import FeatureSpec
     from orchestrator.verification import Verification
     from orchestrator.verify.alembic_env import AlembicProject
+    from orchestrator.verify.reuse import LiveMemo
 
 __all__ = ["CheckOptions", "Judge", "load_spec", "run_check", "spec_folder"]
 
@@ -36,16 +37,22 @@ class Judge:
 
     Each check() reads the repo again (config, files, git, spec). What does not change is kept between calls: the
     PostgreSQL server (the one --database-url names, or the throwaway one started on first need), the base
-    templates on it, the Alembic fork server, the parse of every unchanged SQL text and revision file, and the
-    offline rendering of every unchanged revision file (keyed by its content, env.py and delegate's version).
+    templates on it, the Alembic fork server, the parse of every unchanged SQL text and revision file, the
+    offline rendering of every unchanged revision file (keyed by its content, env.py and delegate's version),
+    and (unless reuse_outcomes is False) the outcome of the delivered tests and of the models comparison when
+    everything they can see is unchanged (verify/reuse.py; the report's notes say when one was reused).
     """
 
-    def __init__(self, options: CheckOptions, config: DelegateConfig | None = None) -> None:
+    def __init__(
+        self, options: CheckOptions, config: DelegateConfig | None = None, *, reuse_outcomes: bool = True
+    ) -> None:
         from orchestrator.checks.memo import StaticMemo
+        from orchestrator.verify.reuse import LiveMemo
 
         self.options = options
         self.config = config  # None: read from the repo at each check (the agent may edit it)
         self.memo: StaticMemo = StaticMemo()
+        self.live_memo: LiveMemo | None = LiveMemo() if reuse_outcomes else None
         self._server: PostgresServer | None = None
         self._projects: dict[tuple[Path, str, str, str], AlembicProject] = {}
         self._forking = contextlib.ExitStack()
@@ -107,7 +114,7 @@ class Judge:
             return walk_stairway(target, project, self.server)
         from orchestrator.verify.live import verify_live
 
-        return verify_live(target, project, self.server)
+        return verify_live(target, project, self.server, self.live_memo)
 
     def _project(self, target: Target) -> AlembicProject | None:
         """The repo's Alembic project with its fork server (started on first use, then kept while its interpreter,

@@ -524,6 +524,8 @@ class InputReading:
             for rf, rsql in zip(self.files, self.sqls, strict=True)
             if rf.tree is not None and rsql.needs_rendering
         ]
+        env_py = (self.repo / self.cfg.versions_dir).parent / "env.py"  # the alembic folder's, as laid out
+        self.env_py: Path | None = env_py if env_py.is_file() else None
         self.job: Any = None
         self.cached: dict[Path, RenderedRevision] = {}
         self.render_error: str | None = None
@@ -535,7 +537,7 @@ class InputReading:
 
         repo, cfg = self.repo, self.cfg
         for rf, _ in self.to_render:
-            hit = cached_rendering(rf.path, cfg.python)
+            hit = cached_rendering(rf.path, cfg.python, self.env_py)
             if hit is not None:
                 self.cached[rf.path.resolve()] = hit
         missing = [rf for rf, _ in self.to_render if rf.path.resolve() not in self.cached]
@@ -620,7 +622,7 @@ class InputReading:
                 self.render_error = str(exc)
             else:
                 for path, result in fresh.items():
-                    remember_rendering(path, self.cfg.python, result)
+                    remember_rendering(path, self.cfg.python, result, self.env_py)
                 rendered.update(fresh)
             self.job = None
         if self.render_error is not None:

@@ -33,6 +33,7 @@ from orchestrator.verify.explain import explain_patterns
 from orchestrator.verify.fingerprint import SchemaDifference, SchemaFingerprint, trace_first
 from orchestrator.verify.locks import BLOCKING_MODES, LockTrace, mode_words, split_offline_sql, trace_locks
 from orchestrator.verify.models_drift import ModelsComparison, compare_models, models_module_file
+from orchestrator.verify.reuse import LiveMemo, models_key, tests_key
 from orchestrator.verify.rls import RlsMatrix, table_has_rls
 from orchestrator.verify.rows import RowError, RowSynthesizer
 from orchestrator.verify.seeds import run_seeds_twice, seed_files
@@ -72,8 +73,9 @@ def template_key(project: AlembicProject, graph: RevisionGraph, base: list[str])
 class LiveRun:
     """One live verification; each step appends a VerificationStep and its findings."""
 
-    def __init__(self, target: Target, project: AlembicProject | None = None) -> None:
+    def __init__(self, target: Target, project: AlembicProject | None = None, memo: LiveMemo | None = None) -> None:
         self.target = target
+        self.memo = memo  # a judge's outcomes of earlier checks, for steps whose inputs are unchanged
         self.repo = target.repo
         self.cfg = cfg = target.config
         self.options = target.options
@@ -102,6 +104,8 @@ class LiveRun:
         self.rendering: Future[list[AlembicRun]] | None = None
         self.upgraded_versions: list[str] = []
         self.left_behind: list[SchemaDifference] = []  # what the downgrade left, for the re-upgrade's fix
+        self.reused: list[str] = []  # steps whose outcome came from the memo
+        self.template = ""  # the base template's database name, once built
 
     # ---- bookkeeping -------------------------------------------------------------------------------------------
 
@@ -238,6 +242,7 @@ class LiveRun:
         if not self.selection.under_test:
             self.skip("upgrade", "no revisions under test")
             return
+        self.template = template
         scratch = ScratchDatabase(server, template=template)
         scratch.__enter__()
         # Offline rendering (for the locks step) connects to nothing: start it now, beside the live steps.
@@ -302,16 +307,20 @@ class LiveRun:
         # Three independent pieces of work, two of them subprocesses: run them side by side, report them in order.
         tests_dir = (self.repo / self.cfg.tests_dir).resolve()
         with ThreadPoolExecutor(max_workers=3) as pool:
-            tests = pool.submit(_timed, run_delivered_tests, self.project, tests_dir, url)
+            tests = pool.submit(_timed, self._run_tests, tests_dir, url)
             locks = pool.submit(_timed, self._trace_locks, server, template)
             models = (
-                pool.submit(_timed, compare_models, self.project, self.cfg.models, sqlalchemy_form(url))
+                pool.submit(_timed, self._compare_models, url)
                 if self.cfg.models and models_module_file(self.project, self.cfg.models)
                 else None
             )
             self._delivered_tests(*tests.result())
             self._locks(*locks.result())
             self._models(*(models.result() if models else (None, 0.0)))
+        for name in self.reused:
+            self.verification.notes.append(
+                f"{name}: the outcome of an earlier check was reused (its files and the migrated database are unchanged)"
+            )
         self._explain(url)
         self.verification.revision_runs = list(self.runs.values())
 
@@ -507,6 +516,45 @@ class LiveRun:
                         f" {errors[0].actor} {errors[0].action}: {errors[0].detail}"
                     )
                 record.detail = f"{len(tables)} table(s), {len(cells)} cells"
+
+    def _run_tests(self, tests_dir: Path, url: str) -> DeliveredTests:
+        if self.memo is None:
+            return run_delivered_tests(self.project, tests_dir, url)
+        made_by = self._how_made()
+        if made_by is None:
+            return run_delivered_tests(self.project, tests_dir, url)
+        key = tests_key(self.repo, self.project.versions_dir, tests_dir, self.project.python, url, made_by)
+        outcome, reused = self.memo.outcome(
+            "delivered tests", key, lambda: run_delivered_tests(self.project, tests_dir, url)
+        )
+        if reused:
+            self.reused.append("delivered tests")
+        return outcome
+
+    def _how_made(self) -> str | None:
+        """A digest of what made the scratch database the tests find (None when the upgrade SQL is not known)."""
+        renders = self.rendering.result() if self.rendering is not None else []
+        if not renders or not all(r.ok for r in renders):
+            return None
+        digest = hashlib.sha256(self.template.encode())
+        for run in renders:
+            digest.update(b"\0" + run.process.stdout.encode())
+        for path in seed_files(self.repo, self.cfg):
+            digest.update(f"\0{self.project.rel(path)}\0".encode() + path.read_bytes())
+        for f in self.findings:  # what the round trip found decides the state it left
+            digest.update(f"\0{f.rule}\0{f.message}".encode())
+        return digest.hexdigest()
+
+    def _compare_models(self, url: str) -> ModelsComparison:
+        models, form = self.cfg.models, sqlalchemy_form(url)
+        made_by = self._how_made() if self.memo is not None else None
+        if self.memo is None or not models or made_by is None:
+            return compare_models(self.project, models, form)
+        key = models_key(self.repo, self.project.versions_dir, models, self.project.python, url, made_by)
+        comparison, reused = self.memo.outcome("models", key, lambda: compare_models(self.project, models, form))
+        if reused:
+            self.reused.append("models")
+        return comparison
 
     def _delivered_tests(self, outcome: DeliveredTests, seconds: float) -> None:
         tests_dir = (self.repo / self.cfg.tests_dir).resolve()
@@ -716,12 +764,12 @@ def one_server(database_url: str | None) -> Iterator[Callable[[], PostgresServer
 
 
 def verify_live(
-    target: Target, project: AlembicProject, server: Callable[[], PostgresServer]
+    target: Target, project: AlembicProject, server: Callable[[], PostgresServer], memo: LiveMemo | None = None
 ) -> tuple[Verification, list[Finding]]:
     """The live half of `delegate check` on a resolved target; `server` gives the server to work on (opened on
     first use). A server that goes away mid-run is an InputError naming the step. Findings carry the catalogue's
-    severities: the caller applies the configured ones."""
-    live = LiveRun(target, project)
+    severities: the caller applies the configured ones. `memo`: a judge's step outcomes of earlier checks."""
+    live = LiveRun(target, project, memo)
     if not live.graph.by_id:
         live.skip("upgrade", f"no revisions in {target.config.versions_dir}")
         return live.verification, live.findings
