@@ -35,6 +35,7 @@ from orchestrator.verify.locks import BLOCKING_MODES, LockTrace, mode_words, spl
 from orchestrator.verify.models_drift import ModelsComparison, compare_models, models_module_file
 from orchestrator.verify.reuse import LiveMemo, models_key, tests_key
 from orchestrator.verify.rls import RlsMatrix, table_has_rls
+from orchestrator.verify.roundtrip import Phase, RoundTrip, round_trip
 from orchestrator.verify.rows import RowError, RowSynthesizer
 from orchestrator.verify.seeds import run_seeds_twice, seed_files
 from orchestrator.verify.version_tables import stamped_revisions
@@ -106,6 +107,8 @@ class LiveRun:
         self.left_behind: list[SchemaDifference] = []  # what the downgrade left, for the re-upgrade's fix
         self.reused: list[str] = []  # steps whose outcome came from the memo
         self.template = ""  # the base template's database name, once built
+        self.url = ""  # the scratch database of the round trip
+        self.record = VerificationStep(name="", status=StepStatus.PASSED)  # the step being recorded
 
     # ---- bookkeeping -------------------------------------------------------------------------------------------
 
@@ -284,24 +287,15 @@ class LiveRun:
                 raise BaseUpgradeFailed(run)
 
     def _on_scratch(self, server: PostgresServer, template: str, url: str) -> None:
-        with self.step("upgrade") as record:
-            self.base_fp = SchemaFingerprint.take(url)
-            ok = self._upgrade(url, first=True)
-            record.detail = f"{len(self.selection.under_test)} revision(s) to {', '.join(self.heads)}"
-        if not ok:
+        self.url = url
+        trip = round_trip(self)
+        if trip.failed is Phase.UPGRADE:
             for name in ("fingerprint", "downgrade", "re-upgrade", "seeds", "rls matrix", "delivered tests"):
                 self.skip(name, "the upgrade failed")
             self.verification.revision_runs = list(self.runs.values())
             return
-        with self.step("fingerprint") as record:
-            self.upgraded_fp = SchemaFingerprint.take(url)
-            self.upgraded_versions = stamped_revisions(url)
-            self.feature_tables = [
-                t for t in self.upgraded_fp.touched_tables(self.base_fp) if t.split(".")[0] in self.cfg.exposed_schemas
-            ]
-            counts = {k: len(v) for k, v in self.upgraded_fp.objects.items() if v}
-            record.detail = ", ".join(f"{n} {k}" for k, n in counts.items())
-        self._round_trip(url)
+        if trip.failed is Phase.DOWNGRADE:
+            self.skip("re-upgrade", "the downgrade failed")  # after the downgrade step, so the report reads in order
         self._seeds(url)
         self._rls(url)
         # Three independent pieces of work, two of them subprocesses: run them side by side, report them in order.
@@ -324,6 +318,37 @@ class LiveRun:
         self._explain(url)
         self.verification.revision_runs = list(self.runs.values())
 
+    # ---- the round trip (verify/roundtrip.py runs it; these say what the live check does and sees) ----------
+
+    @contextlib.contextmanager
+    def phase(self, phase: Phase) -> Iterator[VerificationStep]:
+        with self.step(phase.value) as record:
+            self.record = record
+            yield record
+
+    def fingerprint(self) -> SchemaFingerprint:
+        return SchemaFingerprint.take(self.url)
+
+    def run(self, phase: Phase, trip: RoundTrip) -> bool:
+        if phase is Phase.UPGRADE:
+            self.base_fp = trip.before
+            ok = self._upgrade(self.url, first=True)
+            self.record.detail = f"{len(self.selection.under_test)} revision(s) to {', '.join(self.heads)}"
+            return ok
+        if phase is Phase.DOWNGRADE:
+            return self._downgrade(self.url)
+        return self._upgrade(self.url, first=False)
+
+    def upgraded(self, trip: RoundTrip) -> None:
+        assert trip.after is not None and trip.before is not None
+        self.upgraded_fp = trip.after
+        self.upgraded_versions = stamped_revisions(self.url)
+        self.feature_tables = [
+            t for t in trip.after.touched_tables(trip.before) if t.split(".")[0] in self.cfg.exposed_schemas
+        ]
+        counts = {k: len(v) for k, v in trip.after.objects.items() if v}
+        self.record.detail = ", ".join(f"{n} {k}" for k, n in counts.items())
+
     def _upgrade(self, url: str, first: bool) -> bool:
         for head in self.heads:
             run = self.alembic(["upgrade", head], url)
@@ -342,67 +367,37 @@ class LiveRun:
                 return False
         return True
 
-    def _round_trip(self, url: str) -> None:
-        assert self.base_fp is not None and self.upgraded_fp is not None
-        target = ", ".join(self.selection.base) or "an empty database"
-        failed = False
-        with self.step("downgrade") as record:
-            for command in self.downgrade_commands():
-                run = self.alembic(["downgrade", command], url)
-                for rev, ms in run.step_ms().items():
-                    if rev in self.runs:
-                        self.runs[rev].downgrade_ms = round(ms, 1)
-                if not run.ok:
-                    on_purpose = run.failed_revision() in self.irreversible
-                    if on_purpose:
-                        self.report_alembic_failure(
-                            LiveRule.DOWNGRADE_FAILED,
-                            run,
-                            "downgrade (irreversible on purpose: irreversible_revisions)",
-                            "",
-                            Severity.INFO,
-                        )
-                        failed_revision = run.failed_revision()
-                        if failed_revision in self.runs:
-                            self.runs[failed_revision].status = "irreversible"
-                    else:
-                        self.report_alembic_failure(
-                            LiveRule.DOWNGRADE_FAILED,
-                            run,
-                            "downgrade",
-                            "make downgrade() undo exactly what upgrade() did",
-                        )
-                    failed = True
-                    break
-            if not failed:
-                self._compare_with_base(url, target, record)
-        if failed:
-            self.skip("re-upgrade", "the downgrade failed")  # after the downgrade step, so the report reads in order
-            return
-        with self.step("re-upgrade") as record:
-            if not self._upgrade(url, first=False):
-                return
-            versions = stamped_revisions(url)
-            if versions != self.upgraded_versions:
-                self.finding(
-                    LiveRule.REUPGRADE_FAILED,
-                    f"upgrading again after the downgrade reaches {', '.join(versions) or 'nothing'}"
-                    f" instead of {', '.join(self.upgraded_versions) or 'nothing'}",
-                    "make downgrade() and upgrade() leave the version table to Alembic",
+    def _downgrade(self, url: str) -> bool:
+        """Take the revisions under test away (downgrade_commands); a refusal is reported, on purpose or not."""
+        for command in self.downgrade_commands():
+            run = self.alembic(["downgrade", command], url)
+            for rev, ms in run.step_ms().items():
+                if rev in self.runs:
+                    self.runs[rev].downgrade_ms = round(ms, 1)
+            if run.ok:
+                continue
+            failed_revision = run.failed_revision()
+            if failed_revision in self.irreversible:
+                self.report_alembic_failure(
+                    LiveRule.DOWNGRADE_FAILED,
+                    run,
+                    "downgrade (irreversible on purpose: irreversible_revisions)",
+                    "",
+                    Severity.INFO,
                 )
-            record.detail = f"to {', '.join(versions) or 'nothing'}"
-            for difference in SchemaFingerprint.take(url).diff(self.upgraded_fp):
-                self.finding(
-                    LiveRule.REUPGRADE_FAILED,
-                    f"upgrading again after the downgrade gives a different schema: {difference.message}",
-                    "make upgrade() independent of leftovers of an earlier run, and downgrade() complete",
-                    *self.locate(rf"\b{re.escape(difference.name.split('(')[0].rsplit('.', 1)[-1])}\b"),
+                if failed_revision in self.runs:
+                    self.runs[failed_revision].status = "irreversible"
+            else:
+                self.report_alembic_failure(
+                    LiveRule.DOWNGRADE_FAILED, run, "downgrade", "make downgrade() undo exactly what upgrade() did"
                 )
+            return False
+        return True
 
-    def _compare_with_base(self, url: str, target: str, record: VerificationStep) -> None:
+    def downgraded(self, trip: RoundTrip) -> None:
         """After the downgrade: the version table and the schema must be the base's again, object for object."""
-        assert self.base_fp is not None
-        versions = stamped_revisions(url)
+        target = ", ".join(self.selection.base) or "an empty database"
+        versions = stamped_revisions(self.url)
         if versions != sorted(self.selection.base):
             left = sorted(set(versions) - set(self.selection.base))
             self.finding(
@@ -412,9 +407,8 @@ class LiveRun:
                 "make downgrade() leave the version table to Alembic",
                 self.graph.by_id[left[0]].rel if left and left[0] in self.graph.by_id else None,
             )
-        differences = SchemaFingerprint.take(url).diff(self.base_fp)
-        self.left_behind = differences
-        for difference in differences:
+        self.left_behind = trip.trace  # for the re-upgrade's fix
+        for difference in trip.trace:
             short = difference.name.split("(")[0].rsplit(".", 1)[-1]
             file, line = self.locate(rf"\b{re.escape(short)}\b")
             self.finding(
@@ -427,7 +421,26 @@ class LiveRun:
             for revision_run in self.runs.values():
                 if file == revision_run.file:
                     revision_run.status = "leaves-trace"
-        record.detail = f"to {target}; {len(differences)} difference(s) from the base"
+        self.record.detail = f"to {target}; {len(trip.trace)} difference(s) from the base"
+
+    def reupgraded(self, trip: RoundTrip) -> None:
+        """After the upgrade again: the version table and the schema must be the upgraded ones again."""
+        versions = stamped_revisions(self.url)
+        if versions != self.upgraded_versions:
+            self.finding(
+                LiveRule.REUPGRADE_FAILED,
+                f"upgrading again after the downgrade reaches {', '.join(versions) or 'nothing'}"
+                f" instead of {', '.join(self.upgraded_versions) or 'nothing'}",
+                "make downgrade() and upgrade() leave the version table to Alembic",
+            )
+        self.record.detail = f"to {', '.join(versions) or 'nothing'}"
+        for difference in trip.drift:
+            self.finding(
+                LiveRule.REUPGRADE_FAILED,
+                f"upgrading again after the downgrade gives a different schema: {difference.message}",
+                "make upgrade() independent of leftovers of an earlier run, and downgrade() complete",
+                *self.locate(rf"\b{re.escape(difference.name.split('(')[0].rsplit('.', 1)[-1])}\b"),
+            )
 
     def _seeds(self, url: str) -> None:
         every = seed_files(self.repo, self.cfg)

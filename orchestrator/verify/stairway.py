@@ -27,6 +27,7 @@ from orchestrator.verification import RevisionRun, StepStatus, Verification, Ver
 from orchestrator.verify.alembic_env import AlembicProject, sqlalchemy_form
 from orchestrator.verify.fingerprint import SchemaDifference, SchemaFingerprint, trace_first
 from orchestrator.verify.live import template_key
+from orchestrator.verify.roundtrip import Phase, RoundTrip, round_trip
 from orchestrator.verify.worker_client import AlembicWorker, WorkerAnswer
 
 if TYPE_CHECKING:
@@ -344,77 +345,7 @@ class StairwayWalk:
         return work, before
 
     def _round_trip(self, rev: str, rf: RevisionFile, work: str, before: SchemaFingerprint) -> None:
-        run = RevisionRun(revision=rev, file=rf.rel, status=ROUND_TRIPS)
-        self.runs[rev] = run
-        up = self._command("upgrade", work, rev)
-        run.upgrade_ms = _round(up.step_ms(rev) or up.ms)
-        if not up.ok:
-            self.blocked_by[rev] = rev
-            run.status, run.detail = UPGRADE_FAILED, _first_line(up.error)
-            recheck = self._recheck(["upgrade", rev], work, up, in_place=True)  # drops `work` when done
-            self._fail(
-                rev, rf, LiveRule.UPGRADE_FAILED, f"upgrade failed: {up.error}", up, "upgrade", recheck=recheck, run=run
-            )
-            return
-        after = self.fingerprints.take(work)
-
-        target = rf.down_revisions[0] if len(rf.down_revisions) > 1 else f"{rev}@-1"
-        down = self._command("downgrade", work, target)
-        run.downgrade_ms = _round(down.step_ms(rev) or down.ms)
-        if not down.ok:
-            self._downgrade_failed(rev, rf, run, work, after, down, target)
-            return
-        undone = self.fingerprints.take(work)
-        trace = undone.diff(before)
-        if trace:
-            run.status = LEAVES_TRACE
-            run.detail = _differences(trace)
-            self._fail(
-                rev,
-                rf,
-                LiveRule.DOWNGRADE_LEAVES_TRACE,
-                f"downgrade leaves a trace: {_differences(trace)}",
-                None,
-                phase="downgrade",
-                fix="make downgrade() undo every object upgrade() creates or changes",
-            )
-
-        again = self._command("upgrade", work, rev)
-        if not again.ok:
-            # The walk is done with `work` (children get a rebuilt state), so the recheck may have it.
-            recheck = self._recheck(["upgrade", rev], work, again, in_place=True)
-            first = run.status == ROUND_TRIPS
-            if first:
-                run.status, run.detail = REUPGRADE_FAILED, _first_line(again.error)
-            self._fail(
-                rev,
-                rf,
-                LiveRule.REUPGRADE_FAILED,
-                f"upgrading again after the downgrade failed: {again.error}",
-                again,
-                "upgrade",
-                fix=trace_first(trace) if trace else "",
-                recheck=recheck,
-                run=run if first else None,
-            )
-            self._rebuild(rev, work)
-            return
-        redone = self.fingerprints.take(work)
-        drift = redone.diff(after)
-        if drift:
-            if run.status == ROUND_TRIPS:
-                run.status, run.detail = REUPGRADE_FAILED, _differences(drift)
-            self._fail(
-                rev,
-                rf,
-                LiveRule.REUPGRADE_FAILED,
-                f"upgrading again after the downgrade gives a different schema: {_differences(drift)}",
-                None,
-                phase="upgrade",
-            )
-            self._rebuild(rev, work)
-            return
-        self._keep(rev, work, redone)
+        round_trip(_RevisionTrip(self, rev, rf, work), before)
 
     def _downgrade_failed(
         self,
@@ -746,6 +677,105 @@ class StairwayWalk:
                 if n
             ],
         )
+
+
+class _RevisionTrip:
+    """The stairway's side of one revision's round trip (verify/roundtrip.py): commands through the walk's worker
+    on `work`, one finding per problem, and the state it leaves for the revision's children."""
+
+    def __init__(self, walk: StairwayWalk, rev: str, rf: RevisionFile, work: str) -> None:
+        self.walk, self.rev, self.rf, self.work = walk, rev, rf, work
+        self.run_record = walk.runs[rev] = RevisionRun(revision=rev, file=rf.rel, status=ROUND_TRIPS)
+
+    def phase(self, phase: Phase) -> contextlib.AbstractContextManager[object]:
+        return contextlib.nullcontext()
+
+    def fingerprint(self) -> SchemaFingerprint:
+        return self.walk.fingerprints.take(self.work)
+
+    def run(self, phase: Phase, trip: RoundTrip) -> bool:
+        walk, rev, rf, work, run = self.walk, self.rev, self.rf, self.work, self.run_record
+        if phase is Phase.DOWNGRADE:
+            target = rf.down_revisions[0] if len(rf.down_revisions) > 1 else f"{rev}@-1"
+            down = walk._command("downgrade", work, target)
+            run.downgrade_ms = _round(down.step_ms(rev) or down.ms)
+            if not down.ok:
+                assert trip.after is not None
+                walk._downgrade_failed(rev, rf, run, work, trip.after, down, target)
+            return down.ok
+        answer = walk._command("upgrade", work, rev)
+        if phase is Phase.UPGRADE:
+            run.upgrade_ms = _round(answer.step_ms(rev) or answer.ms)
+            if not answer.ok:
+                walk.blocked_by[rev] = rev
+                run.status, run.detail = UPGRADE_FAILED, _first_line(answer.error)
+                recheck = walk._recheck(["upgrade", rev], work, answer, in_place=True)  # drops `work` when done
+                walk._fail(
+                    rev,
+                    rf,
+                    LiveRule.UPGRADE_FAILED,
+                    f"upgrade failed: {answer.error}",
+                    answer,
+                    "upgrade",
+                    recheck=recheck,
+                    run=run,
+                )
+            return answer.ok
+        if not answer.ok:
+            # The walk is done with `work` (children get a rebuilt state), so the recheck may have it.
+            recheck = walk._recheck(["upgrade", rev], work, answer, in_place=True)
+            first = run.status == ROUND_TRIPS
+            if first:
+                run.status, run.detail = REUPGRADE_FAILED, _first_line(answer.error)
+            walk._fail(
+                rev,
+                rf,
+                LiveRule.REUPGRADE_FAILED,
+                f"upgrading again after the downgrade failed: {answer.error}",
+                answer,
+                "upgrade",
+                fix=trace_first(trip.trace) if trip.trace else "",
+                recheck=recheck,
+                run=run if first else None,
+            )
+            walk._rebuild(rev, work)
+        return answer.ok
+
+    def upgraded(self, trip: RoundTrip) -> None:
+        pass
+
+    def downgraded(self, trip: RoundTrip) -> None:
+        if not trip.trace:
+            return
+        self.run_record.status = LEAVES_TRACE
+        self.run_record.detail = _differences(trip.trace)
+        self.walk._fail(
+            self.rev,
+            self.rf,
+            LiveRule.DOWNGRADE_LEAVES_TRACE,
+            f"downgrade leaves a trace: {_differences(trip.trace)}",
+            None,
+            phase="downgrade",
+            fix="make downgrade() undo every object upgrade() creates or changes",
+        )
+
+    def reupgraded(self, trip: RoundTrip) -> None:
+        walk, run = self.walk, self.run_record
+        assert trip.redone is not None
+        if not trip.drift:
+            walk._keep(self.rev, self.work, trip.redone)
+            return
+        if run.status == ROUND_TRIPS:
+            run.status, run.detail = REUPGRADE_FAILED, _differences(trip.drift)
+        walk._fail(
+            self.rev,
+            self.rf,
+            LiveRule.REUPGRADE_FAILED,
+            f"upgrading again after the downgrade gives a different schema: {_differences(trip.drift)}",
+            None,
+            phase="upgrade",
+        )
+        walk._rebuild(self.rev, self.work)
 
 
 def _lanes_for(revisions: int) -> int:
