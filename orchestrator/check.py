@@ -47,12 +47,12 @@ class Judge:
         self, options: CheckOptions, config: DelegateConfig | None = None, *, reuse_outcomes: bool = True
     ) -> None:
         from orchestrator.checks.memo import StaticMemo
-        from orchestrator.verify.reuse import LiveMemo
 
         self.options = options
         self.config = config  # None: read from the repo at each check (the agent may edit it)
         self.memo: StaticMemo = StaticMemo()
-        self.live_memo: LiveMemo | None = LiveMemo() if reuse_outcomes else None
+        self.reuse_outcomes = reuse_outcomes
+        self._live_memo: LiveMemo | None = None  # made on the first live check (it imports the live half)
         self._server: PostgresServer | None = None
         self._projects: dict[tuple[Path, str, str, str], AlembicProject] = {}
         self._forking = contextlib.ExitStack()
@@ -114,7 +114,7 @@ class Judge:
             return walk_stairway(target, project, self.server)
         from orchestrator.verify.live import verify_live
 
-        return verify_live(target, project, self.server, self.live_memo)
+        return verify_live(target, project, self.server, self.live_memo())
 
     def _project(self, target: Target) -> AlembicProject | None:
         """The repo's Alembic project with its fork server (started on first use, then kept while its interpreter,
@@ -132,6 +132,14 @@ class Judge:
         self._forking.enter_context(project.forking())
         self._projects[key] = project
         return project
+
+    def live_memo(self) -> LiveMemo | None:
+        """The outcomes of earlier live checks (None when told not to reuse them)."""
+        if self.reuse_outcomes and self._live_memo is None:
+            from orchestrator.verify.reuse import LiveMemo
+
+            self._live_memo = LiveMemo()
+        return self._live_memo
 
     def server(self) -> PostgresServer:
         """The server the live half works on: opened on first need, then kept for every later check."""
