@@ -27,17 +27,12 @@ from orchestrator.pg import (
 from orchestrator.report import Finding, Severity
 from orchestrator.revisions import RevisionGraph
 from orchestrator.verification import RevisionRun, StepStatus, Verification, VerificationStep
+from orchestrator.verify import live_steps
 from orchestrator.verify.alembic_env import AlembicProject, AlembicRun, sqlalchemy_form
-from orchestrator.verify.delivered import DeliveredTests, run_delivered_tests
-from orchestrator.verify.explain import explain_patterns
 from orchestrator.verify.fingerprint import SchemaDifference, SchemaFingerprint, trace_first
-from orchestrator.verify.locks import BLOCKING_MODES, LockTrace, mode_words, split_offline_sql, trace_locks
-from orchestrator.verify.models_drift import ModelsComparison, compare_models, models_module_file
-from orchestrator.verify.reuse import LiveMemo, models_key, tests_key
-from orchestrator.verify.rls import RlsMatrix, table_has_rls
+from orchestrator.verify.models_drift import models_module_file
+from orchestrator.verify.reuse import LiveMemo
 from orchestrator.verify.roundtrip import Phase, RoundTrip, round_trip
-from orchestrator.verify.rows import RowError, RowSynthesizer
-from orchestrator.verify.seeds import run_seeds_twice, seed_files
 from orchestrator.verify.version_tables import stamped_revisions
 
 if TYPE_CHECKING:
@@ -72,7 +67,8 @@ def template_key(project: AlembicProject, graph: RevisionGraph, base: list[str])
 
 
 class LiveRun:
-    """One live verification; each step appends a VerificationStep and its findings."""
+    """One live verification: the base template, the round trip (verify/roundtrip.py, with this class as its
+    side), then the steps of verify/live_steps.py; each step appends a VerificationStep and its findings here."""
 
     def __init__(self, target: Target, project: AlembicProject | None = None, memo: LiveMemo | None = None) -> None:
         self.target = target
@@ -296,26 +292,26 @@ class LiveRun:
             return
         if trip.failed is Phase.DOWNGRADE:
             self.skip("re-upgrade", "the downgrade failed")  # after the downgrade step, so the report reads in order
-        self._seeds(url)
-        self._rls(url)
+        live_steps.seeds(self, url)
+        live_steps.rls(self, url)
         # Three independent pieces of work, two of them subprocesses: run them side by side, report them in order.
         tests_dir = (self.repo / self.cfg.tests_dir).resolve()
         with ThreadPoolExecutor(max_workers=3) as pool:
-            tests = pool.submit(_timed, self._run_tests, tests_dir, url)
-            locks = pool.submit(_timed, self._trace_locks, server, template)
+            tests = pool.submit(_timed, live_steps.run_tests, self, tests_dir, url)
+            locks = pool.submit(_timed, live_steps.trace_locks_of, self, server, template)
             models = (
-                pool.submit(_timed, self._compare_models, url)
+                pool.submit(_timed, live_steps.compare_models_of, self, url)
                 if self.cfg.models and models_module_file(self.project, self.cfg.models)
                 else None
             )
-            self._delivered_tests(*tests.result())
-            self._locks(*locks.result())
-            self._models(*(models.result() if models else (None, 0.0)))
+            live_steps.delivered_tests(self, *tests.result())
+            live_steps.locks(self, *locks.result())
+            live_steps.models(self, *(models.result() if models else (None, 0.0)))
         for name in self.reused:
             self.verification.notes.append(
                 f"{name}: the outcome of an earlier check was reused (its files and the migrated database are unchanged)"
             )
-        self._explain(url)
+        live_steps.explain(self, url)
         self.verification.revision_runs = list(self.runs.values())
 
     # ---- the round trip (verify/roundtrip.py runs it; these say what the live check does and sees) ----------
@@ -442,303 +438,11 @@ class LiveRun:
                 *self.locate(rf"\b{re.escape(difference.name.split('(')[0].rsplit('.', 1)[-1])}\b"),
             )
 
-    def _seeds(self, url: str) -> None:
-        every = seed_files(self.repo, self.cfg)
-        if not every:
-            self.skip("seeds", f"no seed files under {', '.join(self.cfg.seeds_dirs)}")
-            return
-        changed = self.target.changed() or None
-        feature = [p for p in every if changed is None or p.resolve() in changed] or every
-        context = [p for p in every if p not in feature and p < feature[0]]
-        with self.step("seeds") as record, psycopg.connect(url, autocommit=True) as conn:
-            outcome = run_seeds_twice(
-                conn,
-                [(p, self.project.rel(p)) for p in feature],
-                [(p, self.project.rel(p)) for p in context],
-                self.cfg.exposed_schemas,
-            )
-            for failure in outcome.failures:
-                self.finding(
-                    LiveRule.SEED_FAILED,
-                    f"seed {failure.file} raised: {failure.message}",
-                    "make the seed run on the migrated schema",
-                    failure.file,
-                    failure.line,
-                )
-            for change in outcome.changed:
-                file, line = self.locate(
-                    rf"insert\s+into\s+(\w+\.)?\"?{re.escape(change.table.split('.')[-1])}\b", [self.repo / change.file]
-                )
-                self.finding(
-                    LiveRule.SEED_NOT_IDEMPOTENT_LIVE,
-                    f"running {change.file} a second time changed the row count of {change.table}"
-                    f" from {change.before} to {change.after}",
-                    "use ON CONFLICT on a unique key (ON CONFLICT DO NOTHING needs a unique constraint to hit),"
-                    " or WHERE NOT EXISTS",
-                    change.file,
-                    line,
-                )
-            record.detail = f"{len(feature)} file(s) run twice" + (
-                f" after {len(context)} earlier one(s)" if context else ""
-            )
-
-    def _rls(self, url: str) -> None:
-        public = set(self.cfg.public_read_tables) | set(getattr(self.spec, "public_read_tables", None) or [])
-        with psycopg.connect(url) as conn:
-            tables = [t for t in self.feature_tables if table_has_rls(conn, t)]
-            conn.rollback()
-            if not tables:
-                self.skip("rls matrix", "no table of the feature has row level security enabled")
-                return
-            with self.step("rls matrix") as record:
-                cells = RlsMatrix(conn, self.cfg.owner_columns).run(tables, public)
-                self.verification.rls_matrix = cells
-                grouped: dict[tuple[LiveRule, str, str], list[str]] = {}
-                for cell in cells:
-                    if cell.observed == "allow" and cell.expected == "deny":
-                        grouped.setdefault((LiveRule.RLS_LEAK, cell.table, cell.actor), []).append(cell.action)
-                    elif cell.observed == "deny" and cell.expected == "allow":
-                        grouped.setdefault((LiveRule.RLS_OVERBLOCK, cell.table, cell.actor), []).append(cell.action)
-                policy_files = sorted((self.repo / self.cfg.policies_dir).rglob("*.sql"))
-                for (rule, table, actor), actions in grouped.items():
-                    short = table.split(".")[-1]
-                    file, line = self.locate(rf"policy.*\bon\s+(\w+\.)?\"?{re.escape(short)}\b")
-                    if file is None:
-                        file, line = self.locate(rf"policy.*\bon\s+(\w+\.)?\"?{re.escape(short)}\b", policy_files)
-                    if rule is LiveRule.RLS_LEAK:
-                        self.finding(
-                            rule,
-                            f"{actor} can {', '.join(actions)} on {table}, which its policies should forbid",
-                            "scope the policy to the row's owner (auth.uid() = owner column) and drop USING (true)"
-                            " for writes; declare the table in public_read_tables if everyone may read it",
-                            file,
-                            line,
-                        )
-                    else:
-                        self.finding(
-                            rule,
-                            f"{actor} cannot {', '.join(actions)} on {table}, which it should reach",
-                            "add a policy (and GRANT) that lets the owner reach its own rows",
-                            file,
-                            line,
-                        )
-                errors = [c for c in cells if c.observed == "error"]
-                if errors:
-                    self.verification.notes.append(
-                        f"rls matrix: {len(errors)} cell(s) could not be tried, e.g. {errors[0].table}"
-                        f" {errors[0].actor} {errors[0].action}: {errors[0].detail}"
-                    )
-                record.detail = f"{len(tables)} table(s), {len(cells)} cells"
-
-    def _run_tests(self, tests_dir: Path, url: str) -> DeliveredTests:
-        if self.memo is None:
-            return run_delivered_tests(self.project, tests_dir, url)
-        made_by = self._how_made()
-        if made_by is None:
-            return run_delivered_tests(self.project, tests_dir, url)
-        key = tests_key(self.repo, self.project.versions_dir, tests_dir, self.project.python, url, made_by)
-        outcome, reused = self.memo.outcome(
-            "delivered tests", key, lambda: run_delivered_tests(self.project, tests_dir, url)
-        )
-        if reused:
-            self.reused.append("delivered tests")
-        return outcome
-
-    def _how_made(self) -> str | None:
-        """A digest of what made the scratch database the tests find (None when the upgrade SQL is not known)."""
-        renders = self.rendering.result() if self.rendering is not None else []
-        if not renders or not all(r.ok for r in renders):
-            return None
-        digest = hashlib.sha256(self.template.encode())
-        for run in renders:
-            digest.update(b"\0" + run.process.stdout.encode())
-        for path in seed_files(self.repo, self.cfg):
-            digest.update(f"\0{self.project.rel(path)}\0".encode() + path.read_bytes())
-        for f in self.findings:  # what the round trip found decides the state it left
-            digest.update(f"\0{f.rule}\0{f.message}".encode())
-        return digest.hexdigest()
-
-    def _compare_models(self, url: str) -> ModelsComparison:
-        models, form = self.cfg.models, sqlalchemy_form(url)
-        made_by = self._how_made() if self.memo is not None else None
-        if self.memo is None or not models or made_by is None:
-            return compare_models(self.project, models, form)
-        key = models_key(self.repo, self.project.versions_dir, models, self.project.python, url, made_by)
-        comparison, reused = self.memo.outcome("models", key, lambda: compare_models(self.project, models, form))
-        if reused:
-            self.reused.append("models")
-        return comparison
-
-    def _delivered_tests(self, outcome: DeliveredTests, seconds: float) -> None:
-        tests_dir = (self.repo / self.cfg.tests_dir).resolve()
-        if not outcome.ran:
-            self.skip("delivered tests", outcome.note)
-            return
-        with self.step("delivered tests", seconds) as record:
-            assert outcome.process is not None
-            if outcome.failures:
-                names = ", ".join(f.name for f in outcome.failures[:10])
-                more = f" and {len(outcome.failures) - 10} more" if len(outcome.failures) > 10 else ""
-                first = outcome.failures[0]
-                self.finding(
-                    LiveRule.DELIVERED_TESTS_FAILED,
-                    f"{len(outcome.failures)} delivered test(s) failed against the migrated database: {names}{more}"
-                    f" (first: {first.message})",
-                    "fix the migration or the test; run them with DATABASE_URL set to a migrated database",
-                    self.project.rel(tests_dir),
-                )
-            elif outcome.missing_pytest:
-                self.finding(
-                    LiveRule.DELIVERED_TESTS_FAILED,
-                    f"the delivered tests could not run: pytest is not installed for {self.project.python}",
-                    "install pytest into that interpreter, or set `python` in [tool.delegate] to the interpreter of "
-                    "the app's test environment",
-                    self.project.rel(tests_dir),
-                )
-            elif not outcome.process.ok:
-                self.finding(
-                    LiveRule.DELIVERED_TESTS_FAILED,
-                    f"the delivered tests did not run cleanly: {outcome.process.tail(6)}",
-                    "make the test suite importable and runnable with pytest",
-                    self.project.rel(tests_dir),
-                )
-            record.detail = f"{outcome.passed} passed, {len(outcome.failures)} failed"
-
-    def _trace_locks(self, server: PostgresServer, template: str) -> LockTrace | str:
-        """The lock trace of the offline upgrade SQL on a fresh clone of the base, or why there is none."""
-        renders = self.rendering.result() if self.rendering is not None else []
-        if not renders:
-            return "nothing was rendered offline"
-        failed = next((r for r in renders if not r.ok), None)
-        if failed is not None:
-            return f"offline rendering ({failed.command}) failed: {failed.error_tail(2)}"
-        statements = [s for r in renders for s in split_offline_sql(r.process.stdout)]
-        with ScratchDatabase(server, template=template) as db, psycopg.connect(db.url, autocommit=True) as conn:
-            notes = self._fill_base(conn, self.options.rows) if self.options.rows else []
-            trace = trace_locks(conn, statements)
-        trace.notes = notes + trace.notes
-        return trace
-
-    def _locks(self, trace: LockTrace | str, seconds: float) -> None:
-        if isinstance(trace, str):
-            self.skip("locks", trace)
-            return
-        with self.step("locks", seconds) as record:
-            self.verification.locks = trace.locks
-            self.verification.notes += trace.notes
-            if trace.failed:
-                self.verification.notes.append(f"locks: the offline SQL stopped at {trace.failed}")
-            for rev, ms in trace.revision_ms.items():
-                if rev in self.runs:
-                    self.runs[rev].estimated_ms = round(ms, 1)
-            for lock in trace.locks:
-                rf = self.graph.by_id.get(lock.revision or "")
-                if rf is not None:
-                    lock.file = rf.rel
-                    lock.line = rf.upgrade.lineno if rf.upgrade else None
-                if lock.mode not in {mode_words(m) for m in BLOCKING_MODES}:
-                    continue
-                self.finding(
-                    LiveRule.LOCK_ON_EXISTING_TABLE,
-                    f"{lock.statement} holds {lock.mode} on existing table {lock.relation}"
-                    f" ({lock.seconds * 1000:.0f} ms here{', with ' + str(self.options.rows) + ' rows' if self.options.rows else ''})",
-                    "use a lock-friendly form (CONCURRENTLY, NOT VALID then VALIDATE, a default without rewrite)"
-                    " and SET lock_timeout first",
-                    lock.file,
-                    lock.line,
-                )
-            record.detail = f"{len(trace.locks)} lock(s) on existing tables" + (
-                f", base filled with {self.options.rows} rows per table" if self.options.rows else ""
-            )
-
-    def _fill_base(self, conn: psycopg.Connection[Any], rows: int) -> list[str]:
-        synth = RowSynthesizer(conn, self.cfg.owner_columns)
-        assert self.base_fp is not None
-        pending = [t for t in self.base_fp.tables() if t.split(".")[0] in self.cfg.exposed_schemas]
-        pending.append("auth.users")
-        done: set[str] = set()
-        notes: list[str] = []
-        while pending:
-            ready = [
-                t for t in pending if all(fk.table in done or fk.table == t for fk in synth.describe(t).foreign_keys)
-            ] or pending[:1]
-            for table in ready:
-                pending.remove(table)
-                done.add(table)
-                try:
-                    synth.fill(table, rows)
-                except RowError as exc:
-                    notes.append(f"--rows: {exc}")
-        return notes
-
-    def _models(self, comparison: ModelsComparison | None, seconds: float) -> None:
-        target = self.cfg.models
-        if comparison is None or not target:
-            self.skip("models", "no SQLAlchemy models module" + (f" {target.partition(':')[0]}" if target else ""))
-            return
-        with self.step("models", seconds) as record:
-            module_file = models_module_file(self.project, target)
-            rel = self.project.rel(module_file) if module_file else None
-            if comparison.import_error:
-                self.finding(
-                    LiveRule.MODELS_DRIFT,
-                    f"the models {target} could not be loaded: {comparison.import_error.splitlines()[-1]}",
-                    "make the models module importable with the alembic folder's parent on sys.path",
-                    rel,
-                )
-            for difference in comparison.differences:
-                self.finding(
-                    LiveRule.MODELS_DRIFT,
-                    difference.message,
-                    "change the models or the migration so they declare the same schema",
-                    rel,
-                )
-            record.detail = f"{len(comparison.differences)} difference(s) between {target} and the database"
-
-    def _explain(self, url: str) -> None:
-        patterns = [(p.name, p.sql) for p in (getattr(self.spec, "query_patterns", None) or [])]
-        if not patterns:
-            self.skip("explain", "no query patterns (pass --spec with a plan.md that lists them)")
-            return
-        with self.step("explain") as record, psycopg.connect(url) as conn:
-            summaries, notes = explain_patterns(conn, patterns, set(self.feature_tables))
-            self.verification.explains = summaries
-            self.verification.notes += notes
-            plan = _plan_path(self.spec_folder)
-            for summary in summaries:
-                name = summary.query.split(":", 1)[0]
-                file, line = self.locate(re.escape(name), [plan]) if plan else (None, None)
-                for table in summary.seq_scans:
-                    self.finding(
-                        LiveRule.SEQ_SCAN_ON_TARGET_QUERY,
-                        f"query pattern {name!r} reads {table} with a sequential scan even with enable_seqscan off",
-                        f"add an index on {table} that serves the pattern's WHERE/JOIN/ORDER BY columns",
-                        file,
-                        line,
-                    )
-                for walked in summary.whole_index_scans:
-                    table = walked.split(" ", 1)[0]
-                    self.finding(
-                        LiveRule.SEQ_SCAN_ON_TARGET_QUERY,
-                        f"query pattern {name!r} reads {walked} end to end and filters every row: no index serves "
-                        "its conditions, so it costs a scan of the whole table",
-                        f"add an index on {table} whose leading columns are the pattern's WHERE columns (then its "
-                        "ORDER BY columns)",
-                        file,
-                        line,
-                    )
-            record.detail = f"{len(summaries)} query pattern(s) explained"
-
 
 def _timed(function: Callable[..., T], *args: Any) -> tuple[T, float]:
     started = time.perf_counter()
     result = function(*args)
     return result, time.perf_counter() - started
-
-
-def _plan_path(folder: Path | None) -> Path | None:
-    plan = folder / "plan.md" if folder else None
-    return plan if plan is not None and plan.is_file() else None
 
 
 def run_live(
