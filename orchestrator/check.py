@@ -11,18 +11,17 @@ from typing import TYPE_CHECKING
 from orchestrator.config import DelegateConfig, load_config
 from orchestrator.errors import DelegateError, InputError
 from orchestrator.report import CheckReport
-from orchestrator.target import CheckOptions, Target, resolve_target, spec_folder
+from orchestrator.target import CheckOptions, Target, resolve_target
 
 if TYPE_CHECKING:
     from orchestrator.checks.memo import StaticMemo
     from orchestrator.pg import PostgresServer
     from orchestrator.report import Finding
-    from orchestrator.spec import FeatureSpec
     from orchestrator.verification import Verification
     from orchestrator.verify.alembic_env import AlembicProject
     from orchestrator.verify.reuse import LiveMemo
 
-__all__ = ["CheckOptions", "Judge", "load_spec", "run_check", "spec_folder"]
+__all__ = ["CheckOptions", "Judge", "run_check"]
 
 
 def run_check(options: CheckOptions, config: DelegateConfig | None = None) -> CheckReport:
@@ -159,13 +158,3 @@ def _alive(server: PostgresServer) -> bool:
     except Exception:  # noqa: BLE001 - any failure means: not usable
         return False
     return True
-
-
-def load_spec(repo: Path, spec: Path | None) -> FeatureSpec | None:
-    """The feature that --spec names, parsed (None without --spec)."""
-    folder = spec_folder(repo, spec)
-    if folder is None:
-        return None
-    from orchestrator.spec import load_feature
-
-    return load_feature(folder)
