@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from orchestrator.errors import InputError
+from orchestrator.report import Severity
 
 RuleSetting = Literal["error", "warning", "info", "off"]
 
@@ -55,6 +56,13 @@ class DelegateConfig:
     def detection_notes(self) -> list[str]:
         """What detect_layout() chose, as the live report's notes say it."""
         return [f"found {what} (set it in [tool.delegate] to choose)" for what in self.detected]
+
+    def rule_severity(self, rule: str, severity: Severity) -> Severity | None:
+        """The severity a finding of `rule` ends up with under [tool.delegate.rules]; None when the rule is off."""
+        setting = self.rules.get(rule)
+        if setting == "off":
+            return None
+        return Severity(setting) if setting is not None else severity
 
     def path(self, repo: Path, key: str) -> Path:
         value = getattr(self, key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
@@ -15,6 +15,7 @@ from orchestrator.revisions import RevisionGraph
 
 if TYPE_CHECKING:
     from orchestrator.spec import FeatureSpec
+    from orchestrator.target import BranchChanges
 
 
 class RevisionSelection(BaseModel):
@@ -64,8 +65,10 @@ def select_revisions(
     graph: RevisionGraph,
     since: str | None = None,
     spec: FeatureSpec | None = None,
+    changes: BranchChanges | None | Literal["ask git"] = "ask git",
 ) -> RevisionSelection:
-    """Implements the order of the contract: --since, then --spec, then the branch's changes, then everything."""
+    """Implements the order of the contract: --since, then --spec, then the branch's changes, then everything.
+    `changes`: the branch's changes when the caller has asked git already (None: git cannot tell)."""
     if since is not None:
         rev = resolve_revision(graph, since)
         selection = close_upwards(graph, graph.descendants(rev))
@@ -78,7 +81,7 @@ def select_revisions(
             selection = close_upwards(graph, own)
             selection.how = f"the revisions of feature {spec.number or spec.slug}"
             return selection
-    changed = branch_revisions(repo, cfg, graph)
+    changed = branch_revisions(repo, cfg, graph, changes)
     if changed:
         revs, branch = changed
         selection = close_upwards(graph, revs)
@@ -108,12 +111,22 @@ def _words(text: str) -> str:
     return re.sub(r"[\s_\-]+", " ", text.lower())
 
 
-def branch_revisions(repo: Path, cfg: DelegateConfig, graph: RevisionGraph) -> tuple[set[str], str] | None:
+def branch_revisions(
+    repo: Path,
+    cfg: DelegateConfig,
+    graph: RevisionGraph,
+    changes: BranchChanges | None | Literal["ask git"] = "ask git",
+) -> tuple[set[str], str] | None:
     """Revisions whose files the current branch (and the working tree) adds or changes over the default branch."""
-    changes = branch_changes(repo, cfg, under=repo / cfg.versions_dir)
-    if changes is None:
+    if changes == "ask git":
+        asked = branch_changes(repo, cfg, under=repo / cfg.versions_dir)
+        if asked is None:
+            return None
+        paths, branch_name = asked
+    elif changes is None:
         return None
-    paths, branch_name = changes
+    else:
+        paths, branch_name = changes.under(repo / cfg.versions_dir), changes.label
     revs = {rev for rev, rf in graph.by_id.items() if rf.path.resolve() in paths}
     if not revs or set(graph.by_id) <= revs:
         return None

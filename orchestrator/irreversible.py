@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Collection
 from dataclasses import dataclass
 
-from orchestrator.config import DelegateConfig
 from orchestrator.report import Finding, Severity
 from orchestrator.revisions import RevisionFile
 
@@ -23,13 +23,6 @@ def only_raise(fn: ast.FunctionDef | None) -> ast.Raise | None:
         elif not (isinstance(stmt, ast.Pass) or (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))):
             return None
     return raised
-
-
-def listed_irreversible(revision: str | None, cfg: DelegateConfig) -> bool:
-    """The revision is named in irreversible_revisions (in full, or by a prefix of at least 4 characters)."""
-    return revision is not None and any(
-        revision == mark or (len(mark) >= 4 and revision.startswith(mark)) for mark in cfg.irreversible_revisions
-    )
 
 
 @dataclass(frozen=True)
@@ -71,12 +64,13 @@ class IrreversibleDowngrade:
         )
 
 
-def irreversible_downgrade(rf: RevisionFile | None, cfg: DelegateConfig) -> IrreversibleDowngrade | None:
-    """Whether `rf`'s downgrade is irreversible on purpose (None: a downgrade that fails is a defect)."""
+def irreversible_downgrade(rf: RevisionFile | None, listed_revisions: Collection[str]) -> IrreversibleDowngrade | None:
+    """Whether `rf`'s downgrade is irreversible on purpose (None: a downgrade that fails is a defect).
+    `listed_revisions` are the revisions irreversible_revisions names (RevisionGraph.named_by)."""
     if rf is None or rf.revision is None:
         return None
     raised = only_raise(rf.downgrade)
-    listed = listed_irreversible(rf.revision, cfg)
+    listed = rf.revision in listed_revisions
     if raised is None and not listed:
         return None
     line = raised.lineno if raised is not None else (rf.downgrade.lineno if rf.downgrade is not None else None)

@@ -452,7 +452,7 @@ REVISION_RULES = ("missing-upgrade", "missing-downgrade", "empty-downgrade", "pl
 
 
 def _live_ids() -> dict[str, tuple[str, ...]]:
-    from orchestrator.checks.rules import live
+    from orchestrator.checks.rules.live import LiveRule as live
 
     return {
         STEP_UPGRADE: (live.UPGRADE_FAILED,),

@@ -65,8 +65,8 @@ def to_json(report: CheckReport) -> str:
 
 
 def _rule_catalogue() -> dict[str, dict[str, Any]]:
-    """Rule descriptors for every known rule (the catalogue plus the engine's own ids)."""
-    from orchestrator.checks.engine import ENGINE_RULES, load_rules
+    """Rule descriptors for every known rule (the catalogue plus the engine's own internal-error)."""
+    from orchestrator.checks.engine import INTERNAL_ERROR, INTERNAL_ERROR_FIX, load_rules
 
     described: dict[str, dict[str, Any]] = {}
     for rule in load_rules():
@@ -78,17 +78,16 @@ def _rule_catalogue() -> dict[str, dict[str, Any]]:
             "defaultConfiguration": {"level": _SARIF_LEVEL[rule.severity]},
             "properties": {"family": rule.family, "live": rule.live},
         }
-    for rule_id, (severity, fix) in ENGINE_RULES.items():
-        described.setdefault(
-            rule_id,
-            {
-                "id": rule_id,
-                "shortDescription": {"text": rule_id.replace("-", " ")},
-                "fullDescription": {"text": rule_id.replace("-", " ")},
-                "help": {"text": fix},
-                "defaultConfiguration": {"level": _SARIF_LEVEL[severity]},
-            },
-        )
+    described.setdefault(
+        INTERNAL_ERROR,
+        {
+            "id": INTERNAL_ERROR,
+            "shortDescription": {"text": INTERNAL_ERROR.replace("-", " ")},
+            "fullDescription": {"text": INTERNAL_ERROR.replace("-", " ")},
+            "help": {"text": INTERNAL_ERROR_FIX},
+            "defaultConfiguration": {"level": _SARIF_LEVEL[Severity.ERROR]},
+        },
+    )
     return described
 
 

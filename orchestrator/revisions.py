@@ -168,6 +168,19 @@ class RevisionGraph:
                 stack.extend(self.children[cur])
         return seen
 
+    def named_by(self, marks: Iterable[str]) -> set[str]:
+        """The revisions that config entries such as irreversible_revisions name: each entry is a full id, or a
+        prefix (4 characters or more, as a short hash is) that exactly one revision of the graph starts with."""
+        found: set[str] = set()
+        for mark in marks:
+            if mark in self.by_id:
+                found.add(mark)
+            elif len(mark) >= 4:
+                matches = [rev for rev in self.by_id if rev.startswith(mark)]
+                if len(matches) == 1:
+                    found.add(matches[0])
+        return found
+
     def topological(self, revisions: Iterable[str] | None = None) -> list[str]:
         """Revisions ordered parents first (Kahn's algorithm, ties broken by id for a stable order)."""
         wanted = set(self.by_id) if revisions is None else set(revisions) & set(self.by_id)

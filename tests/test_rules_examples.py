@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.check import CheckOptions
-from orchestrator.checks.engine import load_rules, run_static
+from orchestrator.checks.engine import known_rule_ids, load_rules, run_static
 from orchestrator.checks.model import Rule
 from orchestrator.checks.offline import RenderJob, remember_rendering
 from orchestrator.config import load_config
@@ -21,6 +21,7 @@ from orchestrator.report import Finding
 
 SPEC = Path("specs/001-example")
 STATIC_RULES = [r for r in load_rules() if not r.live]
+KNOWN_IDS = known_rule_ids(load_rules())  # whatever an example fires must be in the catalogue
 
 
 # The examples' objects under other names (issue 12 point 7): a fix written for lesson_notes must not reach a
@@ -105,6 +106,7 @@ def describe(findings: list[Finding]) -> str:
 def test_bad_example_fires(rule: Rule, tmp_path: Path) -> None:
     found = findings_for(tmp_path, rule, rule.bad)
     assert not [f for f in found if f.rule == "internal-error"], describe(found)
+    assert {f.rule for f in found} <= KNOWN_IDS, describe(found)
     assert any(f.rule == rule.id for f in found), f"{rule.id} did not fire on its bad example:\n{describe(found)}"
 
 
@@ -113,6 +115,7 @@ def test_bad_example_fires(rule: Rule, tmp_path: Path) -> None:
 def test_good_example_is_clean(rule: Rule, tmp_path: Path) -> None:
     found = findings_for(tmp_path, rule, rule.good)
     assert not [f for f in found if f.rule == "internal-error"], describe(found)
+    assert {f.rule for f in found} <= KNOWN_IDS, describe(found)
     assert not any(f.rule == rule.id for f in found), f"{rule.id} fired on its good example:\n{describe(found)}"
 
 

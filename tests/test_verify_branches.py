@@ -13,6 +13,7 @@ from orchestrator.config import DelegateConfig
 from orchestrator.feature import close_upwards
 from orchestrator.pg import PostgresServer, ScratchDatabase
 from orchestrator.report import Finding
+from orchestrator.target import resolve_target
 from orchestrator.verification import StepStatus, Verification
 from orchestrator.verify.fingerprint import SchemaFingerprint
 from orchestrator.verify.live import LiveRun, run_live
@@ -129,7 +130,9 @@ def test_the_downgrade_leaves_exactly_the_base_heads_and_the_base_schema(
 ) -> None:
     """Drive the round trip by hand and look at the database: the merge feature, then a root off a non-base head."""
     repo = make_repo(tmp_path, {**MERGE_FEATURE, **SIDE_FEATURE}, committed=True)
-    live = LiveRun(repo, DelegateConfig(timeout_seconds=60), CheckOptions(repo=repo, database_url=pg_server.admin_url))
+    live = LiveRun(
+        resolve_target(CheckOptions(repo=repo, database_url=pg_server.admin_url), DelegateConfig(timeout_seconds=60))
+    )
     cases = [({"r3merge"}, ["r2alpha", "r2beta"], ["r2alpha"]), ({"r5side"}, ["r2alpha"], ["r5side@r1root"])]
     for chosen, base, commands in cases:
         live.selection = close_upwards(live.graph, chosen)
@@ -168,7 +171,7 @@ def test_a_trace_left_on_one_branch_is_found_and_named(tmp_path: Path, pg_server
 def test_offline_rendering_starts_each_head_from_the_version_table_before_it(tmp_path: Path) -> None:
     """Two heads under test on a two-headed base: the second renders from the first, one step per revision."""
     repo = make_repo(tmp_path, {**MERGE_FEATURE, **SIDE_FEATURE}, committed=True)
-    live = LiveRun(repo, DelegateConfig(timeout_seconds=60), CheckOptions(repo=repo))
+    live = LiveRun(resolve_target(CheckOptions(repo=repo), DelegateConfig(timeout_seconds=60)))
     live.selection = close_upwards(live.graph, {"r3merge", "r5side"})
     assert live.heads == ["r4above", "r5join"]
     runs = live._render_offline("postgresql://nobody@invalid/none")

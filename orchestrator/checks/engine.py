@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from orchestrator.checks.bodies import body_of
-from orchestrator.checks.inputs import collect_inputs
 from orchestrator.checks.model import CheckContext, FileKind, Origin, Rule, SqlStatement, Violation
 from orchestrator.checks.sqltext import LineIndex, parse_sql, psql_meta_commands
 from orchestrator.checks.suppress import SuppressionIndex, find_suppressions
@@ -20,36 +19,30 @@ from orchestrator.errors import InputError
 from orchestrator.report import Finding, Severity
 
 if TYPE_CHECKING:
-    from orchestrator.check import CheckOptions
+    from orchestrator.checks.memo import StaticMemo
     from orchestrator.checks.offline import RenderedRevision
     from orchestrator.checks.revision_sql import RevisionSql
     from orchestrator.revisions import RevisionFile
+    from orchestrator.target import CheckOptions, Target
 
 Direction = Literal["upgrade", "downgrade"]
 
-# Rules that the engine itself reports while reading inputs (their classes in checks/rules/ exist for the docs;
-# their check() is not called). internal-error is the engine's own and has no rule class.
-ENGINE_RULES: dict[str, tuple[Severity, str]] = {
-    "sql-syntax-error": (Severity.ERROR, "Fix the SQL so that PostgreSQL's parser accepts it."),
-    "python-syntax-error": (Severity.ERROR, "Fix the revision file so that it is valid Python."),
-    "unanalysable-sql": (
-        Severity.INFO,
-        "Pass op.execute() a constant string (or sa.text()/textwrap.dedent() of one) so that it can be checked; "
-        "build dynamic SQL inside a DO block or review it by hand.",
-    ),
-    "suppression-without-reason": (
-        Severity.WARNING,
-        "Say why after the rule ids: `-- delegate: ignore RULE -- the table has 10 rows`.",
-    ),
-    "suppression-unknown-rule": (
-        Severity.WARNING,
-        "Use an id that `delegate rules` lists: `-- delegate: ignore drop-table -- the reason`.",
-    ),
-    "internal-error": (
-        Severity.ERROR,
-        'This is a bug in delegate: report it; meanwhile turn the rule off with [tool.delegate.rules] ID = "off".',
-    ),
-}
+# Rules that the engine itself reports while reading inputs: their severity and fix are the catalogue's (their
+# classes in checks/rules/content.py and alembic.py); their check() is not called.
+ENGINE_REPORTED = frozenset(
+    {
+        "sql-syntax-error",
+        "python-syntax-error",
+        "unanalysable-sql",
+        "suppression-without-reason",
+        "suppression-unknown-rule",
+    }
+)
+# The engine's own id for a rule that crashed: a bug in delegate, not a rule of the catalogue.
+INTERNAL_ERROR = "internal-error"
+INTERNAL_ERROR_FIX = (
+    'This is a bug in delegate: report it; meanwhile turn the rule off with [tool.delegate.rules] ID = "off".'
+)
 
 _RANK = {severity: rank for rank, severity in enumerate(Severity)}
 
@@ -83,7 +76,8 @@ def load_rules() -> list[Rule]:
 
 
 def known_rule_ids(rules: list[Rule]) -> set[str]:
-    return {r.id for r in rules} | set(ENGINE_RULES)
+    """Every id a finding can carry: the catalogue's, and the engine's own internal-error."""
+    return {r.id for r in rules} | {INTERNAL_ERROR}
 
 
 def validate_rule_settings(cfg: DelegateConfig, rules: list[Rule]) -> None:
@@ -102,16 +96,17 @@ def validate_rule_settings(cfg: DelegateConfig, rules: list[Rule]) -> None:
 
 
 def apply_rule_settings(findings: list[Finding], cfg: DelegateConfig) -> list[Finding]:
-    """Severities from [tool.delegate.rules]; "off" drops the rule's findings. Idempotent (static and live)."""
+    """Severities from [tool.delegate.rules]; "off" drops the rule's findings. check.py applies them once, to
+    every finding, static and live alike."""
     if not cfg.rules:
         return findings
     kept: list[Finding] = []
     for f in findings:
-        setting = cfg.rules.get(f.rule)
-        if setting == "off":
+        severity = cfg.rule_severity(f.rule, f.severity)
+        if severity is None:
             continue
-        if setting is not None and setting != f.severity.value:
-            f = replace(f, severity=Severity(setting))
+        if severity is not f.severity:
+            f = replace(f, severity=severity)
         kept.append(f)
     return kept
 
@@ -133,27 +128,30 @@ class StatementBuilder:
 
     repo: Path
     cfg: DelegateConfig
+    memo: StaticMemo | None = None  # a judge's content-keyed parses, kept between its runs
     statements: list[SqlStatement] = field(default_factory=list)
     spans: list[tuple[SqlStatement, int, int]] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)  # engine-reported (syntax errors, unanalysable SQL)
     unanalysable: list[Violation] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)
-    severities: dict[str, Severity] = field(default_factory=dict)
-    fixes: dict[str, str] = field(default_factory=dict)
+    catalogue: dict[str, Rule] = field(default_factory=dict)  # the engine-reported rules, once use_rules() ran
 
     def report(self, rule: str, file: str | None, line: int | None, message: str) -> None:
-        severity, fix = ENGINE_RULES[rule]
-        severity, fix = self.severities.get(rule, severity), self.fixes.get(rule, fix)
+        """An engine-reported finding; its severity and fix are the catalogue's, filled in by use_rules() when the
+        finding is made before the rule modules are imported."""
+        known = self.catalogue.get(rule)
+        severity, fix = (known.severity, known.fix) if known is not None else (Severity.ERROR, "")
         self.findings.append(Finding(rule=rule, severity=severity, file=file, line=line, message=message, fix=fix))
 
     def use_rules(self, rules: list[Rule]) -> None:
         """Severities and fixes of the engine's own rules from the catalogue, also for findings made before."""
-        for rule in rules:
-            if rule.id in ENGINE_RULES:
-                self.severities[rule.id], self.fixes[rule.id] = rule.severity, rule.fix
+        self.catalogue = {rule.id: rule for rule in rules if rule.id in ENGINE_REPORTED}
+        if len(self.catalogue) < len(ENGINE_REPORTED):  # a run with a partial catalogue (tests pass rules=[])
+            from orchestrator.checks.rules import get_rule
+
+            self.catalogue |= {rule_id: get_rule(rule_id) for rule_id in ENGINE_REPORTED - set(self.catalogue)}
         for f in self.findings:
-            f.severity = self.severities.get(f.rule, f.severity)
-            f.fix = self.fixes.get(f.rule, f.fix)
+            f.severity, f.fix = self.catalogue[f.rule].severity, self.catalogue[f.rule].fix
 
     # -- SQL text to statements ------------------------------------------------------------------------------------
 
@@ -170,7 +168,8 @@ class StatementBuilder:
         direction: Direction | None = None,
     ) -> list[tuple[SqlStatement, int, int]]:
         """Statements of one text (and of the DO/function bodies inside them), each with its first/last line."""
-        parsed, errors = parse_sql(text)
+        memo = self.memo
+        parsed, errors = parse_sql(text) if memo is None else memo.get(memo.parsed, text, lambda: parse_sql(text))
         for err in errors:
             self.report(
                 "sql-syntax-error", file, line_of(err.offset), f"PostgreSQL cannot parse this SQL: {err.message}"
@@ -195,7 +194,11 @@ class StatementBuilder:
             out.append((stmt, line, end))
             name = type(p.node).__name__
             if name == "DoStmt" or name == "CreateFunctionStmt":
-                body = body_of(p.node, p.sql)
+                body = (
+                    body_of(p.node, p.sql)
+                    if memo is None
+                    else memo.get(memo.bodies, p.sql, lambda p=p: body_of(p.node, p.sql))  # type: ignore[misc]
+                )
                 if body is None:
                     continue
                 base = line_of(p.offset + body.start) if body.start >= 0 else line
@@ -382,11 +385,23 @@ class PreparedCheck:
 
 def prepare(repo: Path, cfg: DelegateConfig, options: CheckOptions, rules: list[Rule] | None = None) -> PreparedCheck:
     """Read every input into a CheckContext (statements, revision files, graph, texts, spec, feature)."""
-    reading = InputReading(repo, cfg, options)
+    return prepare_target(_resolve(repo, cfg, options), rules)
+
+
+def prepare_target(target: Target, rules: list[Rule] | None = None) -> PreparedCheck:
+    reading = InputReading(target)
     try:
         return reading.finish(load_rules() if rules is None else rules)
     finally:
         reading.cancel()
+
+
+def _resolve(repo: Path, cfg: DelegateConfig, options: CheckOptions) -> Target:
+    from dataclasses import replace as with_repo
+
+    from orchestrator.target import resolve_target
+
+    return resolve_target(with_repo(options, repo=repo), cfg)
 
 
 @contextmanager
@@ -404,14 +419,25 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 
 def run_static(repo: Path, cfg: DelegateConfig, options: CheckOptions) -> list[Finding]:
-    """Every static finding for the inputs of `options` (the repo's layout, or the given paths), sorted."""
+    """Every static finding for the inputs of `options` (the repo's layout, or the given paths), with the
+    configured severities, sorted: the static half alone (check.py resolves the target and applies them itself)."""
+    findings = static_findings(_resolve(repo, cfg, options))
+    findings = apply_rule_settings(findings, cfg)
+    findings.sort(key=finding_order)
+    return findings
+
+
+def static_findings(target: Target, memo: StaticMemo | None = None) -> list[Finding]:
+    """Every static finding for a resolved target, as the rules report them (severities not yet configured).
+    `memo`: a judge's parses of earlier runs, reused for unchanged texts."""
     with _no_cyclic_gc():
-        return _run_static(repo, cfg, options)
+        return _static_findings(target, memo)
 
 
-def _run_static(repo: Path, cfg: DelegateConfig, options: CheckOptions) -> list[Finding]:
+def _static_findings(target: Target, memo: StaticMemo | None) -> list[Finding]:
+    cfg = target.config
     # Start reading (and the offline rendering subprocess) before the rule modules are imported: they overlap.
-    reading = InputReading(repo, cfg, options)
+    reading = InputReading(target, memo)
     try:
         rules = load_rules()
         validate_rule_settings(cfg, rules)
@@ -420,13 +446,10 @@ def _run_static(repo: Path, cfg: DelegateConfig, options: CheckOptions) -> list[
         reading.cancel()
     findings = list(prepared.findings)
     for rule in rules:
-        if rule.live or rule.id in ENGINE_RULES or cfg.rules.get(rule.id) == "off":
+        if rule.live or rule.id in ENGINE_REPORTED or cfg.rules.get(rule.id) == "off":
             continue
         findings.extend(_run_rule(rule, prepared.context, prepared.suppressions))
-    findings = _feature_scope(findings, prepared.context)
-    findings = apply_rule_settings(findings, cfg)
-    findings.sort(key=finding_order)
-    return findings
+    return _feature_scope(findings, prepared.context)
 
 
 # Rules about the revision graph as a whole: a broken history breaks the feature too, wherever the fault sits.
@@ -448,10 +471,10 @@ def _run_rule(rule: Rule, ctx: CheckContext, index: SuppressionIndex) -> list[Fi
     except Exception as exc:
         if os.environ.get("DELEGATE_DEBUG"):
             raise
-        fix = ENGINE_RULES["internal-error"][1].replace("ID", rule.id)
+        fix = INTERNAL_ERROR_FIX.replace("ID", rule.id)
         return [
             Finding(
-                rule="internal-error",
+                rule=INTERNAL_ERROR,
                 severity=Severity.ERROR,
                 message=f"rule {rule.id} crashed: {type(exc).__name__}: {exc}",
                 fix=fix,
@@ -478,36 +501,37 @@ class InputReading:
     """Reads a run's inputs in two stages: the revision files' ASTs at once (starting the offline rendering
     subprocess when an op.* call needs it), then, in finish(), the SQL files and the rendered statements."""
 
-    def __init__(self, repo: Path, cfg: DelegateConfig, options: CheckOptions) -> None:
+    def __init__(self, target: Target, memo: StaticMemo | None = None) -> None:
         from orchestrator.checks.revision_sql import extract_revision_sql
-        from orchestrator.revisions import read_revision_file
 
-        self.repo, self.cfg, self.options = repo, cfg, options
-        self.inputs = collect_inputs(repo, cfg, list(options.paths))
-        self.builder = StatementBuilder(repo, cfg)
-        self.files: list[RevisionFile] = []
+        self.repo, self.cfg, self.options = target.repo, target.config, target.options
+        assert target.inputs is not None
+        self.inputs = target.inputs
+        self.builder = StatementBuilder(self.repo, self.cfg, memo)
+        self.files: list[RevisionFile] = target.revision_files
         self.sqls: list[RevisionSql] = []
-        for rel, path in self.inputs.revision_files.items():
-            rf = read_revision_file(path, repo)
-            rf.rel = rel
+        for rf in self.files:
+            rel = rf.rel
             self.builder.texts[rel] = rf.source
-            self.files.append(rf)
             if rf.syntax_error is not None:
                 line, msg = rf.syntax_error
                 self.builder.report("python-syntax-error", rel, line, f"not valid Python: {msg}")
-            rsql = extract_revision_sql(rf)
+            rsql = (
+                extract_revision_sql(rf)
+                if memo is None
+                else memo.get(memo.revision_sql, (rf.path, rf.source), lambda rf=rf: extract_revision_sql(rf))  # type: ignore[misc]
+            )
             self.sqls.append(rsql)
             for u in rsql.unanalysable:
                 message = f"op.execute() is given SQL that cannot be checked statically: {u.reason}"
                 self.builder.unanalysable.append(Violation(rel, u.line, message))
                 self.builder.report("unanalysable-sql", rel, u.line, message)
+        # In paths mode the static graph is the given files'; in repo mode the target's (the same files).
         from orchestrator.revisions import RevisionGraph
 
-        self.graph = RevisionGraph(self.files)
-        from orchestrator.check import load_spec
-
-        self.spec = load_spec(repo, options.spec)
-        self.feature = _feature_revisions(repo, cfg, self.graph, options, self.spec)
+        self.graph = target.graph if not target.options.paths else RevisionGraph(self.files)
+        self.spec = target.spec
+        self.feature = target.feature_revisions
         # Every revision is rendered, the feature's and the history's alike: a rule judging a feature statement
         # may need to know what the history created (and the cache makes an unchanged history cheap).
         self.to_render = [
@@ -515,6 +539,8 @@ class InputReading:
             for rf, rsql in zip(self.files, self.sqls, strict=True)
             if rf.tree is not None and rsql.needs_rendering
         ]
+        env_py = (self.repo / self.cfg.versions_dir).parent / "env.py"  # the alembic folder's, as laid out
+        self.env_py: Path | None = env_py if env_py.is_file() else None
         self.job: Any = None
         self.cached: dict[Path, RenderedRevision] = {}
         self.render_error: str | None = None
@@ -526,7 +552,7 @@ class InputReading:
 
         repo, cfg = self.repo, self.cfg
         for rf, _ in self.to_render:
-            hit = cached_rendering(rf.path, cfg.python)
+            hit = cached_rendering(rf.path, cfg.python, self.env_py)
             if hit is not None:
                 self.cached[rf.path.resolve()] = hit
         missing = [rf for rf, _ in self.to_render if rf.path.resolve() not in self.cached]
@@ -611,7 +637,7 @@ class InputReading:
                 self.render_error = str(exc)
             else:
                 for path, result in fresh.items():
-                    remember_rendering(path, self.cfg.python, result)
+                    remember_rendering(path, self.cfg.python, result, self.env_py)
                 rendered.update(fresh)
             self.job = None
         if self.render_error is not None:
@@ -641,18 +667,3 @@ class InputReading:
                     "point were not checked, op.execute() strings were",
                 )
         return rendered
-
-
-def _feature_revisions(
-    repo: Path, cfg: DelegateConfig, graph: Any, options: CheckOptions, spec: Any
-) -> set[str] | None:
-    """In repo mode, the revisions under test (--since, --spec, the branch's: as the live half picks them);
-    None when they are the whole history or explicit paths were given (everything counts)."""
-    if options.paths:
-        return None
-    from orchestrator.feature import select_revisions
-
-    selection = select_revisions(repo, cfg, graph, since=options.since, spec=spec)
-    if not selection.base and set(selection.under_test) >= set(graph.by_id):
-        return None
-    return set(selection.under_test)

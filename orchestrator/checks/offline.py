@@ -10,6 +10,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchestrator import __version__
 from orchestrator.sandbox import clean_env
 
 # Runs in the target repo's Python: loads each revision module from its file, calls upgrade()/downgrade() under
@@ -123,28 +124,32 @@ class RenderedRevision:
     errors: list[tuple[str | None, int | None, str]] = field(default_factory=list)  # (direction, line, error)
 
 
-# Renderings of this process, by (file content, interpreter): an agent's repeated checks of one workspace, and a
-# test suite's many small repos, re-render only what changed. Only renderings without errors are kept (an error
-# may come from the environment, e.g. a missing import path); a revision is assumed not to render differently
-# while its own text is unchanged.
-_CACHE: dict[tuple[str, str], RenderedRevision] = {}
+# Renderings of this process, by (file content, env.py's content, interpreter, delegate's version): an agent's
+# repeated checks of one workspace, and a test suite's many small repos, re-render only what changed. Only
+# renderings without errors are kept (an error may come from the environment, e.g. a missing import path); a
+# revision is assumed not to render differently while its own text and its env.py are unchanged.
+_CACHE: dict[tuple[str, str, str, str], RenderedRevision] = {}
 
 
-def _cache_key(path: Path, python: str | None) -> tuple[str, str] | None:
+def _cache_key(path: Path, python: str | None, env_py: Path | None) -> tuple[str, str, str, str] | None:
     try:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return None
-    return digest, python or sys.executable
+    try:
+        env = hashlib.sha256(env_py.read_bytes()).hexdigest() if env_py is not None else ""
+    except OSError:
+        env = ""
+    return digest, env, python or sys.executable, __version__
 
 
-def cached_rendering(path: Path, python: str | None) -> RenderedRevision | None:
-    key = _cache_key(path, python)
+def cached_rendering(path: Path, python: str | None, env_py: Path | None = None) -> RenderedRevision | None:
+    key = _cache_key(path, python, env_py)
     return _CACHE.get(key) if key is not None else None
 
 
-def remember_rendering(path: Path, python: str | None, rendered: RenderedRevision) -> None:
-    key = _cache_key(path, python)
+def remember_rendering(path: Path, python: str | None, rendered: RenderedRevision, env_py: Path | None = None) -> None:
+    key = _cache_key(path, python, env_py)
     if key is not None and not rendered.errors:
         _CACHE[key] = rendered
 

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
 
-from orchestrator.check import load_spec, spec_folder
+from orchestrator.checks.rules.live import LiveRule
 from orchestrator.config import DelegateConfig
-from orchestrator.errors import DelegateError, InputError
-from orchestrator.feature import RevisionSelection, branch_changes, select_revisions
+from orchestrator.errors import InputError
+from orchestrator.feature import RevisionSelection
 from orchestrator.irreversible import irreversible_downgrade
 from orchestrator.pg import (
     SUPABASE_EMULATION_VERSION,
@@ -28,19 +28,16 @@ from orchestrator.pg import (
 from orchestrator.report import Finding, Severity
 from orchestrator.revisions import RevisionGraph
 from orchestrator.verification import RevisionRun, StepStatus, Verification, VerificationStep
+from orchestrator.verify import live_steps
 from orchestrator.verify.alembic_env import AlembicProject, AlembicRun, sqlalchemy_form
-from orchestrator.verify.delivered import DeliveredTests, run_delivered_tests
-from orchestrator.verify.explain import explain_patterns
 from orchestrator.verify.fingerprint import SchemaDifference, SchemaFingerprint, trace_first
-from orchestrator.verify.locks import BLOCKING_MODES, LockTrace, mode_words, split_offline_sql, trace_locks
-from orchestrator.verify.models_drift import ModelsComparison, compare_models, models_module_file
-from orchestrator.verify.rls import RlsMatrix, table_has_rls
-from orchestrator.verify.rows import RowError, RowSynthesizer
-from orchestrator.verify.seeds import run_seeds_twice, seed_files
+from orchestrator.verify.models_drift import models_module_file
+from orchestrator.verify.reuse import LiveMemo
+from orchestrator.verify.roundtrip import Phase, RoundTrip, round_trip
 from orchestrator.verify.version_tables import stamped_revisions
 
 if TYPE_CHECKING:
-    from orchestrator.check import CheckOptions
+    from orchestrator.target import CheckOptions, Target
 
 T = TypeVar("T")
 TEMPLATE_FORMAT = "1"  # bump when what a base template holds changes
@@ -71,28 +68,22 @@ def template_key(project: AlembicProject, graph: RevisionGraph, base: list[str])
 
 
 class LiveRun:
-    """One live verification; each step appends a VerificationStep and its findings."""
+    """One live verification: the base template, the round trip (verify/roundtrip.py, with this class as its
+    side), then the steps of verify/live_steps.py; each step appends a VerificationStep and its findings here."""
 
-    def __init__(
-        self, repo: Path, cfg: DelegateConfig, options: CheckOptions, project: AlembicProject | None = None
-    ) -> None:
-        self.repo = repo.resolve()
-        self.cfg = cfg
-        self.options = options
+    def __init__(self, target: Target, project: AlembicProject | None = None, memo: LiveMemo | None = None) -> None:
+        self.target = target
+        self.memo = memo  # a judge's outcomes of earlier checks, for steps whose inputs are unchanged
+        self.repo = target.repo
+        self.cfg = cfg = target.config
+        self.options = target.options
         self.project = project or AlembicProject.for_repo(self.repo, cfg)
-        self.graph = RevisionGraph.from_folder(self.project.versions_dir, self.repo)
-        self.spec: Any = load_spec(self.repo, options.spec)
-        self.selection: RevisionSelection = select_revisions(
-            self.repo, cfg, self.graph, since=options.since, spec=self.spec
-        )
-        self.spec_folder: Path | None = spec_folder(self.repo, options.spec)
-        if self.spec is None:
-            # No --spec: the one feature folder the branch touches still tells public-read tables and query patterns.
-            self.spec_folder = _touched_spec_folder(self.repo, cfg)
-            try:
-                self.spec = load_spec(self.repo, self.spec_folder)
-            except DelegateError:  # a folder we guessed at is no reason to stop; --spec would make it one
-                self.spec, self.spec_folder = None, None
+        self.graph: RevisionGraph = target.graph
+        self.spec: Any = target.spec
+        assert target.selection is not None, "the live half runs in repo mode, with the revisions under test chosen"
+        self.selection: RevisionSelection = target.selection
+        self.spec_folder: Path | None = target.spec_folder
+        self.irreversible = self.graph.named_by(cfg.irreversible_revisions)
         self.verification = Verification(
             base_revision=", ".join(self.selection.base) or None,
             revisions=self.selection.under_test,
@@ -111,24 +102,33 @@ class LiveRun:
         self.rendering: Future[list[AlembicRun]] | None = None
         self.upgraded_versions: list[str] = []
         self.left_behind: list[SchemaDifference] = []  # what the downgrade left, for the re-upgrade's fix
+        self.reused: list[str] = []  # steps whose outcome came from the memo
+        self.template = ""  # the base template's database name, once built
+        self.url = ""  # the scratch database of the round trip
+        self.record = VerificationStep(name="", status=StepStatus.PASSED)  # the step being recorded
 
     # ---- bookkeeping -------------------------------------------------------------------------------------------
 
     def finding(
         self,
-        rule: str,
+        rule: LiveRule,
         message: str,
         fix: str,
         file: str | None = None,
         line: int | None = None,
-        severity: Severity = Severity.ERROR,
+        severity: Severity | None = None,
     ) -> None:
-        setting = self.cfg.rules.get(rule)
-        if setting == "off":
-            return
-        if setting is not None:
-            severity = Severity(setting)
-        self.findings.append(Finding(rule=rule, severity=severity, file=file, line=line, message=message, fix=fix))
+        """A finding with the catalogue's severity (or `severity`); check.py applies the configured ones."""
+        self.findings.append(
+            Finding(
+                rule=rule.value,
+                severity=severity or rule.severity,
+                file=file,
+                line=line,
+                message=message,
+                fix=fix,
+            )
+        )
 
     @contextlib.contextmanager
     def step(self, name: str, seconds: float | None = None) -> Iterator[VerificationStep]:
@@ -141,9 +141,10 @@ class LiveRun:
             yield record
         finally:
             record.seconds = round(time.perf_counter() - started if seconds is None else seconds, 3)
-            new = self.findings[before:]
+            # The step's status follows the severities the findings will have once configured ("off": none).
+            new = [s for f in self.findings[before:] if (s := self.cfg.rule_severity(f.rule, f.severity)) is not None]
             if record.status is StepStatus.PASSED:
-                if any(f.severity is Severity.ERROR for f in new):
+                if Severity.ERROR in new:
                     record.status = StepStatus.FAILED
                 elif new:
                     record.status = StepStatus.WARNED
@@ -169,15 +170,17 @@ class LiveRun:
     def alembic(self, args: list[str], url: str) -> AlembicRun:
         return self.project.run(args, sqlalchemy_form(url), url)
 
-    def report_alembic_failure(self, rule: str, run: AlembicRun, what: str, fix: str) -> None:
+    def report_alembic_failure(
+        self, rule: LiveRule, run: AlembicRun, what: str, fix: str, severity: Severity | None = None
+    ) -> None:
         revision = run.failed_revision()
         file, line = run.failure_location(self.project)
         if revision and revision in self.graph.by_id and file is None:
             file = self.graph.by_id[revision].rel
         named = f"revision {revision}" if revision else (file or "Alembic")
-        self.finding(rule, f"{what} failed in {named}: {run.error_tail()}", fix, file, line)
+        self.finding(rule, f"{what} failed in {named}: {run.error_tail()}", fix, file, line, severity)
         if revision in self.runs and self.runs[revision].status in ("round-trips", "skipped"):
-            self.runs[revision].status = rule  # the first problem of a revision is its status
+            self.runs[revision].status = rule.value  # the first problem of a revision is its status
             self.runs[revision].detail = run.error_tail(3)
 
     # ---- the run -----------------------------------------------------------------------------------------------
@@ -229,7 +232,7 @@ class LiveRun:
                 )
             except BaseUpgradeFailed as exc:
                 self.report_alembic_failure(
-                    "upgrade-failed",
+                    LiveRule.UPGRADE_FAILED,
                     exc.run,
                     "upgrading the history below the revisions under test",
                     "fix the base history first, or pass --since to start above it",
@@ -239,6 +242,7 @@ class LiveRun:
         if not self.selection.under_test:
             self.skip("upgrade", "no revisions under test")
             return
+        self.template = template
         scratch = ScratchDatabase(server, template=template)
         scratch.__enter__()
         # Offline rendering (for the locks step) connects to nothing: start it now, beside the live steps.
@@ -280,41 +284,67 @@ class LiveRun:
                 raise BaseUpgradeFailed(run)
 
     def _on_scratch(self, server: PostgresServer, template: str, url: str) -> None:
-        with self.step("upgrade") as record:
-            self.base_fp = SchemaFingerprint.take(url)
-            ok = self._upgrade(url, first=True)
-            record.detail = f"{len(self.selection.under_test)} revision(s) to {', '.join(self.heads)}"
-        if not ok:
+        self.url = url
+        trip = round_trip(self)
+        if trip.failed is Phase.UPGRADE:
             for name in ("fingerprint", "downgrade", "re-upgrade", "seeds", "rls matrix", "delivered tests"):
                 self.skip(name, "the upgrade failed")
             self.verification.revision_runs = list(self.runs.values())
             return
-        with self.step("fingerprint") as record:
-            self.upgraded_fp = SchemaFingerprint.take(url)
-            self.upgraded_versions = stamped_revisions(url)
-            self.feature_tables = [
-                t for t in self.upgraded_fp.touched_tables(self.base_fp) if t.split(".")[0] in self.cfg.exposed_schemas
-            ]
-            counts = {k: len(v) for k, v in self.upgraded_fp.objects.items() if v}
-            record.detail = ", ".join(f"{n} {k}" for k, n in counts.items())
-        self._round_trip(url)
-        self._seeds(url)
-        self._rls(url)
+        if trip.failed is Phase.DOWNGRADE:
+            self.skip("re-upgrade", "the downgrade failed")  # after the downgrade step, so the report reads in order
+        live_steps.seeds(self, url)
+        live_steps.rls(self, url)
         # Three independent pieces of work, two of them subprocesses: run them side by side, report them in order.
         tests_dir = (self.repo / self.cfg.tests_dir).resolve()
         with ThreadPoolExecutor(max_workers=3) as pool:
-            tests = pool.submit(_timed, run_delivered_tests, self.project, tests_dir, url)
-            locks = pool.submit(_timed, self._trace_locks, server, template)
+            tests = pool.submit(_timed, live_steps.run_tests, self, tests_dir, url)
+            locks = pool.submit(_timed, live_steps.trace_locks_of, self, server, template)
             models = (
-                pool.submit(_timed, compare_models, self.project, self.cfg.models, sqlalchemy_form(url))
+                pool.submit(_timed, live_steps.compare_models_of, self, url)
                 if self.cfg.models and models_module_file(self.project, self.cfg.models)
                 else None
             )
-            self._delivered_tests(*tests.result())
-            self._locks(*locks.result())
-            self._models(*(models.result() if models else (None, 0.0)))
-        self._explain(url)
+            live_steps.delivered_tests(self, *tests.result())
+            live_steps.locks(self, *locks.result())
+            live_steps.models(self, *(models.result() if models else (None, 0.0)))
+        for name in self.reused:
+            self.verification.notes.append(
+                f"{name}: the outcome of an earlier check was reused (its files and the migrated database are unchanged)"
+            )
+        live_steps.explain(self, url)
         self.verification.revision_runs = list(self.runs.values())
+
+    # ---- the round trip (verify/roundtrip.py runs it; these say what the live check does and sees) ----------
+
+    @contextlib.contextmanager
+    def phase(self, phase: Phase) -> Iterator[VerificationStep]:
+        with self.step(phase.value) as record:
+            self.record = record
+            yield record
+
+    def fingerprint(self) -> SchemaFingerprint:
+        return SchemaFingerprint.take(self.url)
+
+    def run(self, phase: Phase, trip: RoundTrip) -> bool:
+        if phase is Phase.UPGRADE:
+            self.base_fp = trip.before
+            ok = self._upgrade(self.url, first=True)
+            self.record.detail = f"{len(self.selection.under_test)} revision(s) to {', '.join(self.heads)}"
+            return ok
+        if phase is Phase.DOWNGRADE:
+            return self._downgrade(self.url)
+        return self._upgrade(self.url, first=False)
+
+    def upgraded(self, trip: RoundTrip) -> None:
+        assert trip.after is not None and trip.before is not None
+        self.upgraded_fp = trip.after
+        self.upgraded_versions = stamped_revisions(self.url)
+        self.feature_tables = [
+            t for t in trip.after.touched_tables(trip.before) if t.split(".")[0] in self.cfg.exposed_schemas
+        ]
+        counts = {k: len(v) for k, v in trip.after.objects.items() if v}
+        self.record.detail = ", ".join(f"{n} {k}" for k, n in counts.items())
 
     def _upgrade(self, url: str, first: bool) -> bool:
         for head in self.heads:
@@ -325,7 +355,7 @@ class LiveRun:
                         self.runs[rev].upgrade_ms = round(ms, 1)
                         self.runs[rev].status = "round-trips"
             if not run.ok:
-                rule = "upgrade-failed" if first else "reupgrade-failed"
+                rule = LiveRule.UPGRADE_FAILED if first else LiveRule.REUPGRADE_FAILED
                 what = "upgrade" if first else "upgrading again after the downgrade"
                 fix = "fix the revision's upgrade() so it runs on the base"
                 if not first and self.left_behind:
@@ -334,75 +364,48 @@ class LiveRun:
                 return False
         return True
 
-    def _round_trip(self, url: str) -> None:
-        assert self.base_fp is not None and self.upgraded_fp is not None
-        target = ", ".join(self.selection.base) or "an empty database"
-        failed = False
-        with self.step("downgrade") as record:
-            for command in self.downgrade_commands():
-                run = self.alembic(["downgrade", command], url)
-                for rev, ms in run.step_ms().items():
-                    if rev in self.runs:
-                        self.runs[rev].downgrade_ms = round(ms, 1)
-                if not run.ok:
-                    on_purpose = irreversible_downgrade(self.graph.by_id.get(run.failed_revision() or ""), self.cfg)
-                    if on_purpose is None:
-                        self.report_alembic_failure(
-                            "downgrade-failed", run, "downgrade", "make downgrade() undo exactly what upgrade() did"
-                        )
-                    else:  # not a defect: the round trip stops there (the static rule reports a raising downgrade)
-                        record.status, record.detail = StepStatus.WARNED, on_purpose.stops_here()
-                        self.findings.extend(f for f in [on_purpose.live_finding(run.error_tail())] if f is not None)
-                        if on_purpose.revision in self.runs:
-                            self.runs[on_purpose.revision].status = "irreversible"
-                    failed = True
-                    break
-            if not failed:
-                self._compare_with_base(url, target, record)
-        if failed:
-            # After the downgrade step, so the report reads in order.
-            self.skip("re-upgrade", "the downgrade did not reach the base")
-            return
-        with self.step("re-upgrade") as record:
-            if not self._upgrade(url, first=False):
-                return
-            versions = stamped_revisions(url)
-            if versions != self.upgraded_versions:
-                self.finding(
-                    "reupgrade-failed",
-                    f"upgrading again after the downgrade reaches {', '.join(versions) or 'nothing'}"
-                    f" instead of {', '.join(self.upgraded_versions) or 'nothing'}",
-                    "make downgrade() and upgrade() leave the version table to Alembic",
+    def _downgrade(self, url: str) -> bool:
+        """Take the revisions under test away (downgrade_commands); a refusal is reported, on purpose or not."""
+        for command in self.downgrade_commands():
+            run = self.alembic(["downgrade", command], url)
+            for rev, ms in run.step_ms().items():
+                if rev in self.runs:
+                    self.runs[rev].downgrade_ms = round(ms, 1)
+            if run.ok:
+                continue
+            failed = self.graph.by_id.get(run.failed_revision() or "")
+            on_purpose = irreversible_downgrade(failed, self.irreversible)
+            if on_purpose is None:
+                self.report_alembic_failure(
+                    LiveRule.DOWNGRADE_FAILED, run, "downgrade", "make downgrade() undo exactly what upgrade() did"
                 )
-            record.detail = f"to {', '.join(versions) or 'nothing'}"
-            for difference in SchemaFingerprint.take(url).diff(self.upgraded_fp):
-                self.finding(
-                    "reupgrade-failed",
-                    f"upgrading again after the downgrade gives a different schema: {difference.message}",
-                    "make upgrade() independent of leftovers of an earlier run, and downgrade() complete",
-                    *self.locate(rf"\b{re.escape(difference.name.split('(')[0].rsplit('.', 1)[-1])}\b"),
-                )
+            else:  # not a defect: the round trip stops there (the static rule reports a downgrade that only raises)
+                self.record.status, self.record.detail = StepStatus.WARNED, on_purpose.stops_here()
+                self.findings.extend(f for f in [on_purpose.live_finding(run.error_tail())] if f is not None)
+                if on_purpose.revision in self.runs:
+                    self.runs[on_purpose.revision].status = "irreversible"
+            return False
+        return True
 
-    def _compare_with_base(self, url: str, target: str, record: VerificationStep) -> None:
+    def downgraded(self, trip: RoundTrip) -> None:
         """After the downgrade: the version table and the schema must be the base's again, object for object."""
-        assert self.base_fp is not None
-        versions = stamped_revisions(url)
+        target = ", ".join(self.selection.base) or "an empty database"
+        versions = stamped_revisions(self.url)
         if versions != sorted(self.selection.base):
             left = sorted(set(versions) - set(self.selection.base))
             self.finding(
-                "downgrade-leaves-trace",
+                LiveRule.DOWNGRADE_LEAVES_TRACE,
                 f"after upgrade and downgrade to {target}, the version table holds {', '.join(versions) or 'nothing'}"
                 f" instead of {', '.join(sorted(self.selection.base)) or 'nothing'}",
                 "make downgrade() leave the version table to Alembic",
                 self.graph.by_id[left[0]].rel if left and left[0] in self.graph.by_id else None,
             )
-        differences = SchemaFingerprint.take(url).diff(self.base_fp)
-        self.left_behind = differences
-        for difference in differences:
+        self.left_behind = trip.trace  # for the re-upgrade's fix
+        for difference in trip.trace:
             short = difference.name.split("(")[0].rsplit(".", 1)[-1]
             file, line = self.locate(rf"\b{re.escape(short)}\b")
             self.finding(
-                "downgrade-leaves-trace",
+                LiveRule.DOWNGRADE_LEAVES_TRACE,
                 f"after upgrade and downgrade to {target}, {difference.message}",
                 f"drop or restore {difference.what} {difference.name} in downgrade()",
                 file,
@@ -411,259 +414,26 @@ class LiveRun:
             for revision_run in self.runs.values():
                 if file == revision_run.file:
                     revision_run.status = "leaves-trace"
-        record.detail = f"to {target}; {len(differences)} difference(s) from the base"
+        self.record.detail = f"to {target}; {len(trip.trace)} difference(s) from the base"
 
-    def _seeds(self, url: str) -> None:
-        every = seed_files(self.repo, self.cfg)
-        if not every:
-            self.skip("seeds", f"no seed files under {', '.join(self.cfg.seeds_dirs)}")
-            return
-        changed = _changed_files(self.repo, self.cfg)
-        feature = [p for p in every if changed is None or p.resolve() in changed] or every
-        context = [p for p in every if p not in feature and p < feature[0]]
-        with self.step("seeds") as record, psycopg.connect(url, autocommit=True) as conn:
-            outcome = run_seeds_twice(
-                conn,
-                [(p, self.project.rel(p)) for p in feature],
-                [(p, self.project.rel(p)) for p in context],
-                self.cfg.exposed_schemas,
+    def reupgraded(self, trip: RoundTrip) -> None:
+        """After the upgrade again: the version table and the schema must be the upgraded ones again."""
+        versions = stamped_revisions(self.url)
+        if versions != self.upgraded_versions:
+            self.finding(
+                LiveRule.REUPGRADE_FAILED,
+                f"upgrading again after the downgrade reaches {', '.join(versions) or 'nothing'}"
+                f" instead of {', '.join(self.upgraded_versions) or 'nothing'}",
+                "make downgrade() and upgrade() leave the version table to Alembic",
             )
-            for failure in outcome.failures:
-                self.finding(
-                    "seed-failed",
-                    f"seed {failure.file} raised: {failure.message}",
-                    "make the seed run on the migrated schema",
-                    failure.file,
-                    failure.line,
-                )
-            for change in outcome.changed:
-                file, line = self.locate(
-                    rf"insert\s+into\s+(\w+\.)?\"?{re.escape(change.table.split('.')[-1])}\b", [self.repo / change.file]
-                )
-                self.finding(
-                    "seed-not-idempotent-live",
-                    f"running {change.file} a second time changed the row count of {change.table}"
-                    f" from {change.before} to {change.after}",
-                    "use ON CONFLICT on a unique key (ON CONFLICT DO NOTHING needs a unique constraint to hit),"
-                    " or WHERE NOT EXISTS",
-                    change.file,
-                    line,
-                )
-            record.detail = f"{len(feature)} file(s) run twice" + (
-                f" after {len(context)} earlier one(s)" if context else ""
+        self.record.detail = f"to {', '.join(versions) or 'nothing'}"
+        for difference in trip.drift:
+            self.finding(
+                LiveRule.REUPGRADE_FAILED,
+                f"upgrading again after the downgrade gives a different schema: {difference.message}",
+                "make upgrade() independent of leftovers of an earlier run, and downgrade() complete",
+                *self.locate(rf"\b{re.escape(difference.name.split('(')[0].rsplit('.', 1)[-1])}\b"),
             )
-
-    def _rls(self, url: str) -> None:
-        public = set(self.cfg.public_read_tables) | set(getattr(self.spec, "public_read_tables", None) or [])
-        with psycopg.connect(url) as conn:
-            tables = [t for t in self.feature_tables if table_has_rls(conn, t)]
-            conn.rollback()
-            if not tables:
-                self.skip("rls matrix", "no table of the feature has row level security enabled")
-                return
-            with self.step("rls matrix") as record:
-                cells = RlsMatrix(conn, self.cfg.owner_columns).run(tables, public)
-                self.verification.rls_matrix = cells
-                grouped: dict[tuple[str, str, str], list[str]] = {}
-                for cell in cells:
-                    if cell.observed == "allow" and cell.expected == "deny":
-                        grouped.setdefault(("rls-leak", cell.table, cell.actor), []).append(cell.action)
-                    elif cell.observed == "deny" and cell.expected == "allow":
-                        grouped.setdefault(("rls-overblock", cell.table, cell.actor), []).append(cell.action)
-                policy_files = sorted((self.repo / self.cfg.policies_dir).rglob("*.sql"))
-                for (rule, table, actor), actions in grouped.items():
-                    short = table.split(".")[-1]
-                    file, line = self.locate(rf"policy.*\bon\s+(\w+\.)?\"?{re.escape(short)}\b")
-                    if file is None:
-                        file, line = self.locate(rf"policy.*\bon\s+(\w+\.)?\"?{re.escape(short)}\b", policy_files)
-                    if rule == "rls-leak":
-                        self.finding(
-                            rule,
-                            f"{actor} can {', '.join(actions)} on {table}, which its policies should forbid",
-                            "scope the policy to the row's owner (auth.uid() = owner column) and drop USING (true)"
-                            " for writes; declare the table in public_read_tables if everyone may read it",
-                            file,
-                            line,
-                        )
-                    else:
-                        self.finding(
-                            rule,
-                            f"{actor} cannot {', '.join(actions)} on {table}, which it should reach",
-                            "add a policy (and GRANT) that lets the owner reach its own rows",
-                            file,
-                            line,
-                            Severity.WARNING,
-                        )
-                errors = [c for c in cells if c.observed == "error"]
-                if errors:
-                    self.verification.notes.append(
-                        f"rls matrix: {len(errors)} cell(s) could not be tried, e.g. {errors[0].table}"
-                        f" {errors[0].actor} {errors[0].action}: {errors[0].detail}"
-                    )
-                record.detail = f"{len(tables)} table(s), {len(cells)} cells"
-
-    def _delivered_tests(self, outcome: DeliveredTests, seconds: float) -> None:
-        tests_dir = (self.repo / self.cfg.tests_dir).resolve()
-        if not outcome.ran:
-            self.skip("delivered tests", outcome.note)
-            return
-        with self.step("delivered tests", seconds) as record:
-            assert outcome.process is not None
-            if outcome.failures:
-                names = ", ".join(f.name for f in outcome.failures[:10])
-                more = f" and {len(outcome.failures) - 10} more" if len(outcome.failures) > 10 else ""
-                first = outcome.failures[0]
-                self.finding(
-                    "delivered-tests-failed",
-                    f"{len(outcome.failures)} delivered test(s) failed against the migrated database: {names}{more}"
-                    f" (first: {first.message})",
-                    "fix the migration or the test; run them with DATABASE_URL set to a migrated database",
-                    self.project.rel(tests_dir),
-                )
-            elif outcome.missing_pytest:
-                self.finding(
-                    "delivered-tests-failed",
-                    f"the delivered tests could not run: pytest is not installed for {self.project.python}",
-                    "install pytest into that interpreter, or set `python` in [tool.delegate] to the interpreter of "
-                    "the app's test environment",
-                    self.project.rel(tests_dir),
-                )
-            elif not outcome.process.ok:
-                self.finding(
-                    "delivered-tests-failed",
-                    f"the delivered tests did not run cleanly: {outcome.process.tail(6)}",
-                    "make the test suite importable and runnable with pytest",
-                    self.project.rel(tests_dir),
-                )
-            record.detail = f"{outcome.passed} passed, {len(outcome.failures)} failed"
-
-    def _trace_locks(self, server: PostgresServer, template: str) -> LockTrace | str:
-        """The lock trace of the offline upgrade SQL on a fresh clone of the base, or why there is none."""
-        renders = self.rendering.result() if self.rendering is not None else []
-        if not renders:
-            return "nothing was rendered offline"
-        failed = next((r for r in renders if not r.ok), None)
-        if failed is not None:
-            return f"offline rendering ({failed.command}) failed: {failed.error_tail(2)}"
-        statements = [s for r in renders for s in split_offline_sql(r.process.stdout)]
-        with ScratchDatabase(server, template=template) as db, psycopg.connect(db.url, autocommit=True) as conn:
-            notes = self._fill_base(conn, self.options.rows) if self.options.rows else []
-            trace = trace_locks(conn, statements)
-        trace.notes = notes + trace.notes
-        return trace
-
-    def _locks(self, trace: LockTrace | str, seconds: float) -> None:
-        if isinstance(trace, str):
-            self.skip("locks", trace)
-            return
-        with self.step("locks", seconds) as record:
-            self.verification.locks = trace.locks
-            self.verification.notes += trace.notes
-            if trace.failed:
-                self.verification.notes.append(f"locks: the offline SQL stopped at {trace.failed}")
-            for rev, ms in trace.revision_ms.items():
-                if rev in self.runs:
-                    self.runs[rev].estimated_ms = round(ms, 1)
-            for lock in trace.locks:
-                rf = self.graph.by_id.get(lock.revision or "")
-                if rf is not None:
-                    lock.file = rf.rel
-                    lock.line = rf.upgrade.lineno if rf.upgrade else None
-                if lock.mode not in {mode_words(m) for m in BLOCKING_MODES}:
-                    continue
-                self.finding(
-                    "lock-on-existing-table",
-                    f"{lock.statement} holds {lock.mode} on existing table {lock.relation}"
-                    f" ({lock.seconds * 1000:.0f} ms here{', with ' + str(self.options.rows) + ' rows' if self.options.rows else ''})",
-                    "use a lock-friendly form (CONCURRENTLY, NOT VALID then VALIDATE, a default without rewrite)"
-                    " and SET lock_timeout first",
-                    lock.file,
-                    lock.line,
-                    Severity.WARNING,
-                )
-            record.detail = f"{len(trace.locks)} lock(s) on existing tables" + (
-                f", base filled with {self.options.rows} rows per table" if self.options.rows else ""
-            )
-
-    def _fill_base(self, conn: psycopg.Connection[Any], rows: int) -> list[str]:
-        synth = RowSynthesizer(conn, self.cfg.owner_columns)
-        assert self.base_fp is not None
-        pending = [t for t in self.base_fp.tables() if t.split(".")[0] in self.cfg.exposed_schemas]
-        pending.append("auth.users")
-        done: set[str] = set()
-        notes: list[str] = []
-        while pending:
-            ready = [
-                t for t in pending if all(fk.table in done or fk.table == t for fk in synth.describe(t).foreign_keys)
-            ] or pending[:1]
-            for table in ready:
-                pending.remove(table)
-                done.add(table)
-                try:
-                    synth.fill(table, rows)
-                except RowError as exc:
-                    notes.append(f"--rows: {exc}")
-        return notes
-
-    def _models(self, comparison: ModelsComparison | None, seconds: float) -> None:
-        target = self.cfg.models
-        if comparison is None or not target:
-            self.skip("models", "no SQLAlchemy models module" + (f" {target.partition(':')[0]}" if target else ""))
-            return
-        with self.step("models", seconds) as record:
-            module_file = models_module_file(self.project, target)
-            rel = self.project.rel(module_file) if module_file else None
-            if comparison.import_error:
-                self.finding(
-                    "models-drift",
-                    f"the models {target} could not be loaded: {comparison.import_error.splitlines()[-1]}",
-                    "make the models module importable with the alembic folder's parent on sys.path",
-                    rel,
-                )
-            for difference in comparison.differences:
-                self.finding(
-                    "models-drift",
-                    difference.message,
-                    "change the models or the migration so they declare the same schema",
-                    rel,
-                )
-            record.detail = f"{len(comparison.differences)} difference(s) between {target} and the database"
-
-    def _explain(self, url: str) -> None:
-        patterns = [(p.name, p.sql) for p in (getattr(self.spec, "query_patterns", None) or [])]
-        if not patterns:
-            self.skip("explain", "no query patterns (pass --spec with a plan.md that lists them)")
-            return
-        with self.step("explain") as record, psycopg.connect(url) as conn:
-            summaries, notes = explain_patterns(conn, patterns, set(self.feature_tables))
-            self.verification.explains = summaries
-            self.verification.notes += notes
-            plan = _plan_path(self.spec_folder)
-            for summary in summaries:
-                name = summary.query.split(":", 1)[0]
-                file, line = self.locate(re.escape(name), [plan]) if plan else (None, None)
-                for table in summary.seq_scans:
-                    self.finding(
-                        "seq-scan-on-target-query",
-                        f"query pattern {name!r} reads {table} with a sequential scan even with enable_seqscan off",
-                        f"add an index on {table} that serves the pattern's WHERE/JOIN/ORDER BY columns",
-                        file,
-                        line,
-                        Severity.WARNING,
-                    )
-                for walked in summary.whole_index_scans:
-                    table = walked.split(" ", 1)[0]
-                    self.finding(
-                        "seq-scan-on-target-query",
-                        f"query pattern {name!r} reads {walked} end to end and filters every row: no index serves "
-                        "its conditions, so it costs a scan of the whole table",
-                        f"add an index on {table} whose leading columns are the pattern's WHERE columns (then its "
-                        "ORDER BY columns)",
-                        file,
-                        line,
-                        Severity.WARNING,
-                    )
-            record.detail = f"{len(summaries)} query pattern(s) explained"
 
 
 def _timed(function: Callable[..., T], *args: Any) -> tuple[T, float]:
@@ -672,55 +442,59 @@ def _timed(function: Callable[..., T], *args: Any) -> tuple[T, float]:
     return result, time.perf_counter() - started
 
 
-def _touched_spec_folder(repo: Path, cfg: DelegateConfig) -> Path | None:
-    """The single folder under specs/ that the branch changes, if git can tell and there is exactly one."""
-    changed = _changed_files(repo, cfg)
-    specs = (repo / cfg.specs_dir).resolve()
-    if not changed or not specs.is_dir():
-        return None
-    folders = {p.relative_to(specs).parts[0] for p in changed if p.is_relative_to(specs) and p != specs}
-    folders = {f for f in folders if (specs / f).is_dir()}
-    return specs / folders.pop() if len(folders) == 1 else None
-
-
-def _plan_path(folder: Path | None) -> Path | None:
-    plan = folder / "plan.md" if folder else None
-    return plan if plan is not None and plan.is_file() else None
-
-
-def _changed_files(repo: Path, cfg: DelegateConfig) -> set[Path] | None:
-    """Files the branch (and the working tree) changes over the default branch; None when git cannot tell."""
-    changes = branch_changes(repo, cfg)
-    return changes[0] or None if changes is not None else None
-
-
 def run_live(
     repo: Path, cfg: DelegateConfig, options: CheckOptions, project: AlembicProject | None = None
 ) -> tuple[Verification, list[Finding]]:
-    """The live half of `delegate check`; a server that goes away mid-run is an InputError naming the step.
-    `project`: the repo's Alembic project when the caller has one (with its fork server already warming up)."""
-    live = LiveRun(repo, cfg, options, project)
-    if not live.graph.by_id:
-        live.skip("upgrade", f"no revisions in {cfg.versions_dir}")
-        return live.verification, live.findings
-    with live.project.forking():  # the zygote warms up while the server starts
-        return _run_on_server(live, options)
+    """The live half alone, on a server of its own, with the configured severities (check.py's Judge resolves
+    the target itself and calls verify_live with the server it keeps)."""
+    from dataclasses import replace
+
+    from orchestrator.checks.engine import apply_rule_settings
+    from orchestrator.target import resolve_target
+
+    target = resolve_target(replace(options, repo=repo), cfg)
+    project = project or AlembicProject.for_repo(target.repo, target.config)
+    with project.forking(), one_server(options.database_url) as server:  # the zygote warms up as the server starts
+        verification, findings = verify_live(target, project, server)
+    return verification, apply_rule_settings(findings, target.config)
 
 
-def _run_on_server(live: LiveRun, options: CheckOptions) -> tuple[Verification, list[Finding]]:
-    server = open_server(options.database_url)
+@contextlib.contextmanager
+def one_server(database_url: str | None) -> Iterator[Callable[[], PostgresServer]]:
+    """A server opened on first use (a run with nothing to upgrade needs none) and closed at the end."""
+    opened: list[PostgresServer] = []
+
+    def get() -> PostgresServer:
+        if not opened:
+            opened.append(open_server(database_url))
+        return opened[0]
+
     try:
-        live.verification.database = server.description
-        live.execute(server)
+        yield get
+    finally:
+        for server in opened:
+            with contextlib.suppress(Exception):
+                server.close()
+
+
+def verify_live(
+    target: Target, project: AlembicProject, server: Callable[[], PostgresServer], memo: LiveMemo | None = None
+) -> tuple[Verification, list[Finding]]:
+    """The live half of `delegate check` on a resolved target; `server` gives the server to work on (opened on
+    first use). A server that goes away mid-run is an InputError naming the step. Findings carry the catalogue's
+    severities: the caller applies the configured ones. `memo`: a judge's step outcomes of earlier checks."""
+    live = LiveRun(target, project, memo)
+    if not live.graph.by_id:
+        live.skip("upgrade", f"no revisions in {target.config.versions_dir}")
+        return live.verification, live.findings
+    on = server()
+    try:
+        live.verification.database = on.description
+        live.execute(on)
     except (psycopg.OperationalError, psycopg.errors.AdminShutdown, psycopg.errors.InvalidCatalogName) as exc:
         cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise InputError(
-            f"the PostgreSQL server {server.description} went away during the {live.current_step} step: {cause}",
+            f"the PostgreSQL server {on.description} went away during the {live.current_step} step: {cause}",
             "check that the server is up and that nothing else drops or terminates delegate's scratch databases",
         ) from None
-    except DelegateError:
-        raise
-    finally:
-        with contextlib.suppress(Exception):
-            server.close()
     return live.verification, live.findings

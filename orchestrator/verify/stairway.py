@@ -16,28 +16,30 @@ import psycopg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from orchestrator.checks.rules.live import LiveRule
 from orchestrator.config import DelegateConfig
 from orchestrator.errors import InputError
-from orchestrator.feature import RevisionSelection, select_revisions
+from orchestrator.feature import RevisionSelection
 from orchestrator.irreversible import irreversible_downgrade
-from orchestrator.pg import PostgresServer, ScratchDatabase, ensure_template, open_server
+from orchestrator.pg import PostgresServer, ScratchDatabase, ensure_template
 from orchestrator.report import Finding, Severity
 from orchestrator.revisions import RevisionFile, RevisionGraph
-from orchestrator.spec import FeatureSpec, load_feature
 from orchestrator.verification import RevisionRun, StepStatus, Verification, VerificationStep
 from orchestrator.verify.alembic_env import AlembicProject, sqlalchemy_form
 from orchestrator.verify.fingerprint import SchemaDifference, SchemaFingerprint, trace_first
 from orchestrator.verify.live import template_key
+from orchestrator.verify.roundtrip import Phase, RoundTrip, round_trip
 from orchestrator.verify.worker_client import AlembicWorker, WorkerAnswer
 
 if TYPE_CHECKING:
-    from orchestrator.check import CheckOptions
+    from orchestrator.target import CheckOptions, Target
 
+# A revision's status in the report: "round-trips", a rule id (its first problem), or one of these.
 ROUND_TRIPS = "round-trips"
-UPGRADE_FAILED = "upgrade-failed"
-DOWNGRADE_FAILED = "downgrade-failed"
+UPGRADE_FAILED = LiveRule.UPGRADE_FAILED.value
+DOWNGRADE_FAILED = LiveRule.DOWNGRADE_FAILED.value
 LEAVES_TRACE = "leaves-trace"
-REUPGRADE_FAILED = "reupgrade-failed"
+REUPGRADE_FAILED = LiveRule.REUPGRADE_FAILED.value
 IRREVERSIBLE = "irreversible"
 SKIPPED = "skipped"
 MAX_NAMED_DIFFERENCES = 8
@@ -48,25 +50,32 @@ MIN_LANE = 40  # revisions; a shorter lane spends too much of its time starting 
 def run_stairway(
     repo: Path, cfg: DelegateConfig, options: CheckOptions, project: AlembicProject | None = None
 ) -> tuple[Verification, list[Finding]]:
+    """The stairway alone, on a server of its own (check.py's Judge calls walk_stairway with the server it keeps)."""
+    from dataclasses import replace
+
+    from orchestrator.checks.engine import apply_rule_settings
+    from orchestrator.target import resolve_target
+    from orchestrator.verify.live import one_server
+
+    target = resolve_target(replace(options, repo=repo), cfg)
+    project = project or AlembicProject.for_repo(target.repo, target.config)
+    with project.forking(), one_server(options.database_url) as server:
+        verification, findings = walk_stairway(target, project, server)
+    return verification, apply_rule_settings(findings, target.config)
+
+
+def walk_stairway(
+    target: Target, project: AlembicProject, server: Callable[[], PostgresServer]
+) -> tuple[Verification, list[Finding]]:
     """Walk the revisions under test parents first; each one upgrades, downgrades and upgrades again on its own.
     The base template and the rechecks in a fresh process run as forks of the project's fork server."""
-    project = project or AlembicProject.for_repo(repo, cfg)
+    cfg = target.config
     if not project.versions_dir.is_dir():
-        raise InputError(f"{cfg.versions_dir}: no such folder in {repo}", "set versions_dir in [tool.delegate]")
-    graph = RevisionGraph.from_folder(project.versions_dir, project.repo)
-    if not graph.by_id:
+        raise InputError(f"{cfg.versions_dir}: no such folder in {target.repo}", "set versions_dir in [tool.delegate]")
+    if not target.graph.by_id:
         raise InputError(f"{cfg.versions_dir}: no revision files", "add an Alembic revision, or drop --stairway")
-    selection = select_revisions(project.repo, cfg, graph, since=options.since, spec=_feature_spec(repo, options))
-    with project.forking(), open_server(options.database_url) as server:
-        return StairwayWalk(server, project, graph, selection, cfg).run()
-
-
-def _feature_spec(repo: Path, options: CheckOptions) -> FeatureSpec | None:
-    """The parsed feature folder for --spec (its revisions are the ones under test)."""
-    if options.spec is None:
-        return None
-    folder = options.spec if options.spec.is_absolute() or options.spec.exists() else repo / options.spec
-    return load_feature(folder)
+    assert target.selection is not None
+    return StairwayWalk(server(), project, target.graph, target.selection, cfg).run()
 
 
 class _BaseFailed(Exception):
@@ -126,6 +135,7 @@ class StairwayWalk:
         self.cfg = cfg
         self.order = [rev for rev in selection.under_test if rev in graph.by_id]
         self.under_test = set(self.order)
+        self.irreversible = graph.named_by(cfg.irreversible_revisions)
         if lane_order is not None:
             self.order = lane_order  # a lane walks its own stretch of the order
         self.show_progress = sys.stderr.isatty() if progress is None else progress
@@ -328,7 +338,7 @@ class StairwayWalk:
                     self.blocked_by[rev] = rev
                     message = f"bringing in its parent {parent} failed: {_first_line(answer.error)}"
                     self.runs[rev] = RevisionRun(revision=rev, file=rf.rel, status=UPGRADE_FAILED, detail=message)
-                    self._fail(rev, rf, UPGRADE_FAILED, message, answer, phase="upgrade")
+                    self._fail(rev, rf, LiveRule.UPGRADE_FAILED, message, answer, phase="upgrade")
                     self.merge_failures[rev] = (answer.revision or parent, self.findings[-1])
                     self._drop(work)
                     return None
@@ -336,75 +346,7 @@ class StairwayWalk:
         return work, before
 
     def _round_trip(self, rev: str, rf: RevisionFile, work: str, before: SchemaFingerprint) -> None:
-        run = RevisionRun(revision=rev, file=rf.rel, status=ROUND_TRIPS)
-        self.runs[rev] = run
-        up = self._command("upgrade", work, rev)
-        run.upgrade_ms = _round(up.step_ms(rev) or up.ms)
-        if not up.ok:
-            self.blocked_by[rev] = rev
-            run.status, run.detail = UPGRADE_FAILED, _first_line(up.error)
-            recheck = self._recheck(["upgrade", rev], work, up, in_place=True)  # drops `work` when done
-            self._fail(rev, rf, UPGRADE_FAILED, f"upgrade failed: {up.error}", up, "upgrade", recheck=recheck, run=run)
-            return
-        after = self.fingerprints.take(work)
-
-        target = rf.down_revisions[0] if len(rf.down_revisions) > 1 else f"{rev}@-1"
-        down = self._command("downgrade", work, target)
-        run.downgrade_ms = _round(down.step_ms(rev) or down.ms)
-        if not down.ok:
-            self._downgrade_failed(rev, rf, run, work, after, down, target)
-            return
-        undone = self.fingerprints.take(work)
-        trace = undone.diff(before)
-        if trace:
-            run.status = LEAVES_TRACE
-            run.detail = _differences(trace)
-            self._fail(
-                rev,
-                rf,
-                "downgrade-leaves-trace",
-                f"downgrade leaves a trace: {_differences(trace)}",
-                None,
-                phase="downgrade",
-                fix="make downgrade() undo every object upgrade() creates or changes",
-            )
-
-        again = self._command("upgrade", work, rev)
-        if not again.ok:
-            # The walk is done with `work` (children get a rebuilt state), so the recheck may have it.
-            recheck = self._recheck(["upgrade", rev], work, again, in_place=True)
-            first = run.status == ROUND_TRIPS
-            if first:
-                run.status, run.detail = REUPGRADE_FAILED, _first_line(again.error)
-            self._fail(
-                rev,
-                rf,
-                REUPGRADE_FAILED,
-                f"upgrading again after the downgrade failed: {again.error}",
-                again,
-                "upgrade",
-                fix=trace_first(trace) if trace else "",
-                recheck=recheck,
-                run=run if first else None,
-            )
-            self._rebuild(rev, work)
-            return
-        redone = self.fingerprints.take(work)
-        drift = redone.diff(after)
-        if drift:
-            if run.status == ROUND_TRIPS:
-                run.status, run.detail = REUPGRADE_FAILED, _differences(drift)
-            self._fail(
-                rev,
-                rf,
-                REUPGRADE_FAILED,
-                f"upgrading again after the downgrade gives a different schema: {_differences(drift)}",
-                None,
-                phase="upgrade",
-            )
-            self._rebuild(rev, work)
-            return
-        self._keep(rev, work, redone)
+        round_trip(_RevisionTrip(self, rev, rf, work), before)
 
     def _downgrade_failed(
         self,
@@ -416,7 +358,7 @@ class StairwayWalk:
         down: WorkerAnswer,
         target: str,
     ) -> None:
-        on_purpose = irreversible_downgrade(rf, self.cfg)
+        on_purpose = irreversible_downgrade(rf, self.irreversible)
         # Transactional DDL rolled the failed downgrade back, so children can start from here; prove it first.
         reusable = (
             self.waiting.get(rev, 0) > 0
@@ -434,7 +376,7 @@ class StairwayWalk:
             self._fail(
                 rev,
                 rf,
-                DOWNGRADE_FAILED,
+                LiveRule.DOWNGRADE_FAILED,
                 f"downgrade failed: {down.error}",
                 down,
                 "downgrade",
@@ -619,12 +561,12 @@ class StairwayWalk:
         self,
         rev: str,
         rf: RevisionFile,
-        rule: str,
+        rule: LiveRule,
         message: str,
         answer: WorkerAnswer | None,
         phase: str,
         fix: str = "",
-        severity: Severity = Severity.ERROR,
+        severity: Severity | None = None,
         recheck: Future[str] | None = None,
         run: RevisionRun | None = None,
     ) -> None:
@@ -634,8 +576,9 @@ class StairwayWalk:
             "in [tool.delegate] when it is irreversible on purpose",
             REUPGRADE_FAILED: "make downgrade() undo everything, so upgrade() runs again on a clean parent state",
         }
+        severity = severity or rule.severity
         finding = Finding(
-            rule=rule,
+            rule=rule.value,
             severity=severity,
             file=rf.rel,
             line=self._line(rf, answer, phase),
@@ -725,6 +668,105 @@ class StairwayWalk:
                 if n
             ],
         )
+
+
+class _RevisionTrip:
+    """The stairway's side of one revision's round trip (verify/roundtrip.py): commands through the walk's worker
+    on `work`, one finding per problem, and the state it leaves for the revision's children."""
+
+    def __init__(self, walk: StairwayWalk, rev: str, rf: RevisionFile, work: str) -> None:
+        self.walk, self.rev, self.rf, self.work = walk, rev, rf, work
+        self.run_record = walk.runs[rev] = RevisionRun(revision=rev, file=rf.rel, status=ROUND_TRIPS)
+
+    def phase(self, phase: Phase) -> contextlib.AbstractContextManager[object]:
+        return contextlib.nullcontext()
+
+    def fingerprint(self) -> SchemaFingerprint:
+        return self.walk.fingerprints.take(self.work)
+
+    def run(self, phase: Phase, trip: RoundTrip) -> bool:
+        walk, rev, rf, work, run = self.walk, self.rev, self.rf, self.work, self.run_record
+        if phase is Phase.DOWNGRADE:
+            target = rf.down_revisions[0] if len(rf.down_revisions) > 1 else f"{rev}@-1"
+            down = walk._command("downgrade", work, target)
+            run.downgrade_ms = _round(down.step_ms(rev) or down.ms)
+            if not down.ok:
+                assert trip.after is not None
+                walk._downgrade_failed(rev, rf, run, work, trip.after, down, target)
+            return down.ok
+        answer = walk._command("upgrade", work, rev)
+        if phase is Phase.UPGRADE:
+            run.upgrade_ms = _round(answer.step_ms(rev) or answer.ms)
+            if not answer.ok:
+                walk.blocked_by[rev] = rev
+                run.status, run.detail = UPGRADE_FAILED, _first_line(answer.error)
+                recheck = walk._recheck(["upgrade", rev], work, answer, in_place=True)  # drops `work` when done
+                walk._fail(
+                    rev,
+                    rf,
+                    LiveRule.UPGRADE_FAILED,
+                    f"upgrade failed: {answer.error}",
+                    answer,
+                    "upgrade",
+                    recheck=recheck,
+                    run=run,
+                )
+            return answer.ok
+        if not answer.ok:
+            # The walk is done with `work` (children get a rebuilt state), so the recheck may have it.
+            recheck = walk._recheck(["upgrade", rev], work, answer, in_place=True)
+            first = run.status == ROUND_TRIPS
+            if first:
+                run.status, run.detail = REUPGRADE_FAILED, _first_line(answer.error)
+            walk._fail(
+                rev,
+                rf,
+                LiveRule.REUPGRADE_FAILED,
+                f"upgrading again after the downgrade failed: {answer.error}",
+                answer,
+                "upgrade",
+                fix=trace_first(trip.trace) if trip.trace else "",
+                recheck=recheck,
+                run=run if first else None,
+            )
+            walk._rebuild(rev, work)
+        return answer.ok
+
+    def upgraded(self, trip: RoundTrip) -> None:
+        pass
+
+    def downgraded(self, trip: RoundTrip) -> None:
+        if not trip.trace:
+            return
+        self.run_record.status = LEAVES_TRACE
+        self.run_record.detail = _differences(trip.trace)
+        self.walk._fail(
+            self.rev,
+            self.rf,
+            LiveRule.DOWNGRADE_LEAVES_TRACE,
+            f"downgrade leaves a trace: {_differences(trip.trace)}",
+            None,
+            phase="downgrade",
+            fix="make downgrade() undo every object upgrade() creates or changes",
+        )
+
+    def reupgraded(self, trip: RoundTrip) -> None:
+        walk, run = self.walk, self.run_record
+        assert trip.redone is not None
+        if not trip.drift:
+            walk._keep(self.rev, self.work, trip.redone)
+            return
+        if run.status == ROUND_TRIPS:
+            run.status, run.detail = REUPGRADE_FAILED, _differences(trip.drift)
+        walk._fail(
+            self.rev,
+            self.rf,
+            LiveRule.REUPGRADE_FAILED,
+            f"upgrading again after the downgrade gives a different schema: {_differences(trip.drift)}",
+            None,
+            phase="upgrade",
+        )
+        walk._rebuild(self.rev, self.work)
 
 
 def _lanes_for(revisions: int) -> int:

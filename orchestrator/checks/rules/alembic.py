@@ -12,7 +12,7 @@ from pglast.enums import ObjectType
 
 from orchestrator.checks.model import CheckContext, Rule, Violation
 from orchestrator.checks.rules._examples import revision, revision_path
-from orchestrator.irreversible import listed_irreversible, only_raise
+from orchestrator.irreversible import only_raise
 from orchestrator.report import Severity
 from orchestrator.revisions import RevisionFile
 
@@ -81,8 +81,8 @@ class EmptyDowngrade(Rule):
     why = (
         "An empty downgrade reports success while leaving the upgrade's tables, columns and policies in place: "
         "the database and the version table disagree, and the next upgrade fails on objects that already exist. "
-        "Revisions listed in irreversible_revisions in [tool.delegate] are intentional and not reported; a "
-        "downgrade that only raises is irreversible-downgrade."
+        "Revisions listed in irreversible_revisions in [tool.delegate] (by id, or a unique prefix of 4 characters "
+        "or more) are intentional and not reported; a downgrade that only raises is irreversible-downgrade."
     )
     fix = (
         "Undo every step of upgrade() in reverse order (op.drop_index, op.drop_column, op.drop_table, DROP POLICY "
@@ -96,9 +96,10 @@ class EmptyDowngrade(Rule):
     )
 
     def check(self, ctx: CheckContext) -> Iterator[Violation]:
+        irreversible = ctx.graph.named_by(ctx.config.irreversible_revisions)
         for rf in declared_revisions(ctx):
             fn = rf.downgrade
-            if fn is None or listed_irreversible(rf.revision, ctx.config) or not all(map(_does_nothing, fn.body)):
+            if fn is None or rf.revision in irreversible or not all(map(_does_nothing, fn.body)):
                 continue
             yield Violation(
                 rf.rel,
@@ -139,11 +140,12 @@ class IrreversibleDowngrade(Rule):
     good = revision('op.rename_table("accounts_user", "users")', 'op.rename_table("users", "accounts_user")')
 
     def check(self, ctx: CheckContext) -> Iterator[Violation]:
+        irreversible = ctx.graph.named_by(ctx.config.irreversible_revisions)
         for rf in declared_revisions(ctx):
             raised = only_raise(rf.downgrade)
             if raised is None:
                 continue
-            listed = listed_irreversible(rf.revision, ctx.config)
+            listed = rf.revision in irreversible
             what = ast.unparse(raised.exc) if raised.exc is not None else "raise"
             yield Violation(
                 rf.rel,

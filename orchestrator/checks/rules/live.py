@@ -1,22 +1,34 @@
-"""Live checks (a real PostgreSQL): their ids as constants, and documentation entries reported by verify/."""
+"""Live checks (a real PostgreSQL): their ids as one enum that verify/ reports with, and their catalogue entries."""
 
 from __future__ import annotations
+
+from enum import StrEnum
 
 from orchestrator.checks.model import Rule
 from orchestrator.report import Severity
 
-UPGRADE_FAILED = "upgrade-failed"
-DOWNGRADE_FAILED = "downgrade-failed"
-DOWNGRADE_LEAVES_TRACE = "downgrade-leaves-trace"
-REUPGRADE_FAILED = "reupgrade-failed"
-SEED_FAILED = "seed-failed"
-SEED_NOT_IDEMPOTENT_LIVE = "seed-not-idempotent-live"
-RLS_LEAK = "rls-leak"
-RLS_OVERBLOCK = "rls-overblock"
-MODELS_DRIFT = "models-drift"
-DELIVERED_TESTS_FAILED = "delivered-tests-failed"
-LOCK_ON_EXISTING_TABLE = "lock-on-existing-table"
-SEQ_SCAN_ON_TARGET_QUERY = "seq-scan-on-target-query"
+
+class LiveRule(StrEnum):
+    """Every id a live finding can carry; verify/ names rules only through this enum."""
+
+    UPGRADE_FAILED = "upgrade-failed"
+    DOWNGRADE_FAILED = "downgrade-failed"
+    DOWNGRADE_LEAVES_TRACE = "downgrade-leaves-trace"
+    REUPGRADE_FAILED = "reupgrade-failed"
+    SEED_FAILED = "seed-failed"
+    SEED_NOT_IDEMPOTENT_LIVE = "seed-not-idempotent-live"
+    RLS_LEAK = "rls-leak"
+    RLS_OVERBLOCK = "rls-overblock"
+    MODELS_DRIFT = "models-drift"
+    DELIVERED_TESTS_FAILED = "delivered-tests-failed"
+    LOCK_ON_EXISTING_TABLE = "lock-on-existing-table"
+    SEQ_SCAN_ON_TARGET_QUERY = "seq-scan-on-target-query"
+
+    @property
+    def severity(self) -> Severity:
+        """The catalogue's severity of this rule (its class below): the one place it is written."""
+        return _LIVE_RULES[self].severity
+
 
 _REV = "api/alembic/versions/e6a1c0f4b2d9_001_lesson_notes.py"
 
@@ -28,7 +40,7 @@ class _Live(Rule):
 
 
 class UpgradeFailed(_Live):
-    id = UPGRADE_FAILED
+    id = LiveRule.UPGRADE_FAILED.value
     severity = Severity.ERROR
     summary = "`upgrade` to head raises"
     why = "If the upgrade fails on a real PostgreSQL it fails in production; the error and the revision are reported."
@@ -38,7 +50,7 @@ class UpgradeFailed(_Live):
 
 
 class DowngradeFailed(_Live):
-    id = DOWNGRADE_FAILED
+    id = LiveRule.DOWNGRADE_FAILED.value
     severity = Severity.ERROR
     summary = "`downgrade` back to the base of the feature raises"
     why = "A rollback that fails during an incident leaves the database between two versions, with no way back."
@@ -48,7 +60,7 @@ class DowngradeFailed(_Live):
 
 
 class DowngradeLeavesTrace(_Live):
-    id = DOWNGRADE_LEAVES_TRACE
+    id = LiveRule.DOWNGRADE_LEAVES_TRACE.value
     severity = Severity.ERROR
     summary = "the schema after upgrade+downgrade differs from before"
     why = (
@@ -61,7 +73,7 @@ class DowngradeLeavesTrace(_Live):
 
 
 class ReupgradeFailed(_Live):
-    id = REUPGRADE_FAILED
+    id = LiveRule.REUPGRADE_FAILED.value
     severity = Severity.ERROR
     summary = "upgrading again after the downgrade raises or gives a different schema"
     why = "A revision that cannot be re-applied after a rollback blocks the fixed release from deploying."
@@ -71,7 +83,7 @@ class ReupgradeFailed(_Live):
 
 
 class SeedFailed(_Live):
-    id = SEED_FAILED
+    id = LiveRule.SEED_FAILED.value
     severity = Severity.ERROR
     summary = "a seed script raises"
     why = "A broken seed leaves every new dev and CI database half-filled."
@@ -82,7 +94,7 @@ class SeedFailed(_Live):
 
 
 class SeedNotIdempotentLive(_Live):
-    id = SEED_NOT_IDEMPOTENT_LIVE
+    id = LiveRule.SEED_NOT_IDEMPOTENT_LIVE.value
     severity = Severity.ERROR
     summary = "running the seeds a second time changes any row count"
     why = "The seeds run twice on the scratch database; any table whose row count changes is reported."
@@ -93,7 +105,7 @@ class SeedNotIdempotentLive(_Live):
 
 
 class RlsLeak(_Live):
-    id = RLS_LEAK
+    id = LiveRule.RLS_LEAK.value
     severity = Severity.ERROR
     summary = "a role reads or writes a row that its policies should hide"
     why = (
@@ -107,7 +119,7 @@ class RlsLeak(_Live):
 
 
 class RlsOverblock(_Live):
-    id = RLS_OVERBLOCK
+    id = LiveRule.RLS_OVERBLOCK.value
     severity = Severity.WARNING
     summary = "a role that should reach its own rows cannot"
     why = "A policy that blocks the owner makes the feature unusable; tests run as a superuser never notice."
@@ -118,7 +130,7 @@ class RlsOverblock(_Live):
 
 
 class ModelsDrift(_Live):
-    id = MODELS_DRIFT
+    id = LiveRule.MODELS_DRIFT.value
     severity = Severity.ERROR
     summary = "the app's SQLAlchemy models and the migrated schema differ"
     why = "Models that disagree with the schema fail at run time (a missing column) or make autogenerate undo the migration."
@@ -128,7 +140,7 @@ class ModelsDrift(_Live):
 
 
 class DeliveredTestsFailed(_Live):
-    id = DELIVERED_TESTS_FAILED
+    id = LiveRule.DELIVERED_TESTS_FAILED.value
     severity = Severity.ERROR
     summary = "the test suite that the feature delivers fails against the migrated database"
     why = "The feature's own tests (constraints and RLS) are run against the migrated scratch database."
@@ -139,7 +151,7 @@ class DeliveredTestsFailed(_Live):
 
 
 class LockOnExistingTable(_Live):
-    id = LOCK_ON_EXISTING_TABLE
+    id = LiveRule.LOCK_ON_EXISTING_TABLE.value
     severity = Severity.WARNING
     summary = (
         "a statement held ACCESS EXCLUSIVE (or SHARE) on an existing table; reported with the lock mode and how long"
@@ -154,7 +166,7 @@ class LockOnExistingTable(_Live):
 
 
 class SeqScanOnTargetQuery(_Live):
-    id = SEQ_SCAN_ON_TARGET_QUERY
+    id = LiveRule.SEQ_SCAN_ON_TARGET_QUERY.value
     severity = Severity.WARNING
     summary = "a query pattern named in the plan runs as a sequential scan on the feature's tables after seeding"
     why = (
@@ -165,3 +177,6 @@ class SeqScanOnTargetQuery(_Live):
     fix = "Add the index the query needs (built CONCURRENTLY on an existing table)."
     bad = "-- plan: SELECT * FROM lesson_notes WHERE student_id = $1  (no index on student_id)"
     good = "CREATE INDEX ix_lesson_notes_student ON public.lesson_notes (student_id);"
+
+
+_LIVE_RULES: dict[str, type[_Live]] = {cls.id: cls for cls in _Live.__subclasses__()}
