@@ -50,6 +50,7 @@ def test_the_static_rule_takes_a_prefix(tmp_path: Path) -> None:
     repo = irreversible_example(tmp_path)
     cfg = load_config(repo)
     options = CheckOptions(repo=repo, static_only=True, since="3f9c2a7d1b84")
+
     def severities(config: object) -> set[str]:
         findings = run_check(options, config).findings  # type: ignore[arg-type]
         assert "empty-downgrade" not in {f.rule for f in findings}  # a downgrade that raises is not empty
