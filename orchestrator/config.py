@@ -49,6 +49,9 @@ class DelegateConfig:
     runbook_paths: list[str] = field(default_factory=lambda: ["{spec}/runbook.md", "docs/runbooks/{slug}.md"])
     timeout_seconds: float = 300.0
     rules: dict[str, RuleSetting] = field(default_factory=dict)
+    # `delegate migrations`: dollars per million tokens by model id (or family: sonnet, opus, haiku), over the
+    # shipped table (orchestrator/agent/prices.toml); keys input, output, cache_write, cache_read.
+    prices: dict[str, dict[str, float]] = field(default_factory=dict)
 
     source: str | None = None  # the file the config came from, for messages (never read from a file)
     detected: list[str] = field(default_factory=list)  # what detect_layout() chose (never read from a file)

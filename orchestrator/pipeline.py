@@ -224,7 +224,7 @@ def _delegate(
         carried = workspace.carry(bundle.spec_folder)
         if carried:
             say("note", f"{bundle.spec_folder} is not committed yet: {len(carried)} file(s) carried into the branch")
-        prices = PriceTable.load(getattr(cfg, "prices", None) or None)
+        prices = PriceTable.load(cfg.prices, source=f"{cfg.source or 'pyproject.toml'}: [tool.delegate.prices]")
         limits = Limits(
             max_turns=options.max_turns or bundle.agent.max_turns or Limits.max_turns,
             budget_usd=options.budget_usd,

@@ -89,3 +89,18 @@ def test_a_connection_error_from_a_replay_mismatch_says_to_re_record() -> None:
     assert "re-record with --record" in error.message
     plain = connection_error(RuntimeError("dns"))
     assert "could not reach" in plain.message
+
+
+def test_prices_come_from_the_repo_config(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from orchestrator.config import load_config
+
+    (tmp_path / "pyproject.toml").write_text("[tool.delegate.prices.sonnet]\ninput = 30.0\n", encoding="utf-8")
+    cfg = load_config(tmp_path)
+    assert cfg.prices == {"sonnet": {"input": 30.0}}
+    table = PriceTable.load(cfg.prices)
+    assert table.cost("claude-sonnet-5-5", Usage(input_tokens=1_000_000, output_tokens=1_000_000)) == pytest.approx(
+        45.0
+    )
+    (tmp_path / "pyproject.toml").write_text('[tool.delegate.prices.sonnet]\ninput = "cheap"\n', encoding="utf-8")
+    with pytest.raises(InputError, match="pyproject.toml"):
+        load_config(tmp_path)
