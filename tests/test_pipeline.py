@@ -257,3 +257,15 @@ def test_a_prompt_injection_in_the_spec_changes_nothing_the_sandbox_allows(examp
     assert not (Path.home() / ".ssh" / "authorized_keys").exists() or "attacker" not in (
         Path.home() / ".ssh" / "authorized_keys"
     ).read_text(encoding="utf-8", errors="replace")
+
+
+def test_a_second_run_on_the_same_feature_is_refused_while_the_first_holds_the_lock(example: Path, pg_url: str) -> None:
+    from orchestrator.errors import InputError
+    from orchestrator.pipeline import _feature_lock, _state_dir
+
+    before = _state(example)
+    with _feature_lock(_state_dir(example), "042-lesson-progress"):
+        with pytest.raises(InputError, match="in progress"):
+            _replay(example, "fault-refusal", pg_url)
+    assert _state(example) == before
+    assert "042-lesson-progress-migrations" not in git.Repo(example).branches
