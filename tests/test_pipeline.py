@@ -264,8 +264,7 @@ def test_a_second_run_on_the_same_feature_is_refused_while_the_first_holds_the_l
     from orchestrator.pipeline import _feature_lock, _state_dir
 
     before = _state(example)
-    with _feature_lock(_state_dir(example), "042-lesson-progress"):
-        with pytest.raises(InputError, match="in progress"):
-            _replay(example, "fault-refusal", pg_url)
+    with _feature_lock(_state_dir(example), "042-lesson-progress"), pytest.raises(InputError, match="in progress"):
+        _replay(example, "fault-refusal", pg_url)
     assert _state(example) == before
     assert "042-lesson-progress-migrations" not in git.Repo(example).branches
