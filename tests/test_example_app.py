@@ -23,7 +23,7 @@ from orchestrator.pg import ScratchDatabase
 from orchestrator.revisions import read_revision_file
 from orchestrator.runner.env import clean_env
 from orchestrator.spec import load_feature
-from tests.helpers_example import (
+from tests.support.example_repo import (
     BASE_BRANCH,
     BASE_REVISION,
     EXAMPLE_APP,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_rules_helpers import run_rule
 
 from orchestrator.check import CheckOptions
 from orchestrator.checks.engine import run_static
@@ -15,6 +14,7 @@ from orchestrator.checks.rules.changing_column_type import is_safe_change
 from orchestrator.checks.sqltext import parse_raw
 from orchestrator.config import DelegateConfig
 from orchestrator.report import Finding
+from tests.support.rules import run_rule
 
 REV = "api/alembic/versions/3f9c2a7d1b84_x.py"
 

@@ -7,8 +7,6 @@ from typing import Any
 
 from pglast import ast
 from pglast.enums import AlterTableType
-from test_rules_helpers import build_context
-from test_static_parse import CORPUS
 
 from orchestrator.checks.rules._sql import (
     alter_cmds,
@@ -19,6 +17,8 @@ from orchestrator.checks.rules._sql import (
     walk,
 )
 from orchestrator.checks.sqltext import parse_raw
+from tests.support.rules import build_context
+from tests.support.sql_corpus import CORPUS
 
 
 def plain_walk(node: Any) -> Iterator[Any]:
