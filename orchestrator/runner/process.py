@@ -14,30 +14,10 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import BaseModel
-
-
-class ProcessResult(BaseModel):
-    argv: list[str]
-    returncode: int | None  # None when it was killed for the timeout
-    stdout: str
-    stderr: str
-    seconds: float
-    timed_out: bool = False
-    timeout: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return self.returncode == 0 and not self.timed_out
-
-    def tail(self, lines: int = 12) -> str:
-        """The last lines of what it printed (stderr first: that is where tracebacks and Alembic logs go)."""
-        if self.timed_out:
-            return f"timed out after {self.timeout:g} s (set timeout_seconds in [tool.delegate] to allow more)"
-        text = (self.stderr.strip() or self.stdout.strip()).splitlines()
-        return "\n".join(text[-lines:])
+if TYPE_CHECKING:  # pydantic is imported with the first result: the static check of a .sql file never needs it
+    from orchestrator.runner.result import ProcessResult
 
 
 class Runner(Protocol):
@@ -87,6 +67,8 @@ class StartedProcess:
     def wait(self, timeout: float) -> ProcessResult:
         """Its result once it ends, or once `timeout` seconds from its start have passed (then it is killed);
         Ctrl-C kills it before it propagates."""
+        from orchestrator.runner.result import ProcessResult
+
         proc = self._proc
         left = max(0.0, self.started + timeout - time.perf_counter())
         try:

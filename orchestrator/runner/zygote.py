@@ -19,7 +19,8 @@ import threading
 import time
 from pathlib import Path
 
-from orchestrator.runner.process import LineServer, ProcessResult, pid_alive, run_bounded
+from orchestrator.runner.process import LineServer, pid_alive, run_bounded
+from orchestrator.runner.result import ProcessResult
 
 ZYGOTE = Path(__file__).with_name("_zygote.py")
 STARTUP_TIMEOUT_S = 60.0

@@ -20,7 +20,8 @@ from orchestrator.errors import InputError
 from orchestrator.runner.env import repo_env
 from orchestrator.runner.env import scratch_env as scratch_env  # where verify/ has imported it from
 from orchestrator.runner.env import sqlalchemy_form as sqlalchemy_form
-from orchestrator.runner.process import PlainRunner, ProcessResult, Runner
+from orchestrator.runner.process import PlainRunner, Runner
+from orchestrator.runner.result import ProcessResult
 from orchestrator.runner.zygote import ForkingRunner, Zygote
 from orchestrator.verify._scratch_guard import WrongDatabase
 

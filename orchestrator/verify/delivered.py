@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from orchestrator.runner.process import ProcessResult
+from orchestrator.runner.result import ProcessResult
 from orchestrator.verify.alembic_env import AlembicProject
 
 NO_TESTS_COLLECTED = 5  # pytest's exit code

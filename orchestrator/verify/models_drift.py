@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from orchestrator.runner.process import ProcessResult
+from orchestrator.runner.result import ProcessResult
 from orchestrator.verify.alembic_env import AlembicProject
 from orchestrator.verify.fingerprint import EMULATION_SCHEMAS
 
