@@ -12,9 +12,9 @@ import pytest
 from orchestrator.check import CheckOptions, run_check
 from orchestrator.config import DelegateConfig
 from orchestrator.pg import PostgresServer
-from orchestrator.runner.env import SCRATCH_DATABASE_ENV, clean_env, repo_env
+from orchestrator.runner.env import clean_env, repo_env
 from orchestrator.runner.process import PlainRunner, StartedProcess
-from orchestrator.verify import _scratch_guard
+from orchestrator.verify.alembic_env import SCRATCH_DATABASE_ENV, scratch_env
 from tests.support.live_repo import make_repo
 
 # Credentials of the tool's own environment, as a CI job or a developer's shell holds them.
@@ -49,16 +49,13 @@ def test_the_environment_has_none_of_our_secrets_and_keeps_the_rest() -> None:
 def test_the_scratch_database_is_in_every_database_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
-    env = repo_env([Path("/repo/api"), Path("/repo"), Path("/repo/api")], "postgresql://u:pw@127.0.0.1:5433/scratch_1")
+    scratch = scratch_env("postgresql://u:pw@127.0.0.1:5433/scratch_1")
+    env = repo_env([Path("/repo/api"), Path("/repo"), Path("/repo/api")], scratch)
     assert env["PYTHONPATH"] == "/repo/api:/repo"
     assert env["DATABASE_URL"] == "postgresql://u:pw@127.0.0.1:5433/scratch_1"
     assert env["PGDATABASE"] == env["POSTGRES_DB"] == env["DB_NAME"] == env[SCRATCH_DATABASE_ENV] == "scratch_1"
     assert env["PGPASSWORD"] == "pw"  # the scratch server's, not ours
     assert not any(value in env.values() for value in SECRETS.values())
-
-
-def test_the_guard_reads_the_variable_the_runner_sets() -> None:
-    assert _scratch_guard.ENV_NAME == SCRATCH_DATABASE_ENV
 
 
 def test_a_plain_run_and_a_started_process_answer_alike(tmp_path: Path) -> None:

@@ -18,11 +18,10 @@ from pydantic import BaseModel, Field, PrivateAttr
 from orchestrator.config import DelegateConfig, read_ini, script_location
 from orchestrator.errors import InputError
 from orchestrator.runner.env import repo_env
-from orchestrator.runner.env import scratch_env as scratch_env  # where verify/ has imported it from
-from orchestrator.runner.env import sqlalchemy_form as sqlalchemy_form
 from orchestrator.runner.process import PlainRunner, Runner
 from orchestrator.runner.result import ProcessResult
 from orchestrator.runner.zygote import ForkingRunner, Zygote
+from orchestrator.verify._scratch_guard import ENV_NAME as SCRATCH_DATABASE_ENV
 from orchestrator.verify._scratch_guard import WrongDatabase
 
 DRIVER = Path(__file__).with_name("_alembic_driver.py")
@@ -80,7 +79,8 @@ class AlembicProject(BaseModel):
     def env(self, libpq_url: str | None, extra: dict[str, str] | None = None) -> dict[str, str]:
         """The subprocess environment (runner/env.py): no secrets of ours, the scratch database as DATABASE_URL,
         the app importable (env.py may import it as a package from the alembic folder's parent or the root)."""
-        return repo_env([self.cwd, self.ini.parent, self.repo], libpq_url, extra)
+        values = scratch_env(libpq_url) if libpq_url is not None else {}
+        return repo_env([self.cwd, self.ini.parent, self.repo], {**values, **(extra or {})})
 
     def launch(self, argv: list[str], env: dict[str, str], cwd: Path, timeout: float) -> ProcessResult:
         """Run a command of the repo's interpreter: a fork of the zygote inside forking(), else a subprocess."""
@@ -146,6 +146,37 @@ class AlembicProject(BaseModel):
             ]
         refuse_other_database(result.stderr, self)
         return AlembicRun(command=" ".join(args), process=result, events=events)
+
+
+def sqlalchemy_form(libpq_url: str) -> str:
+    """postgresql://… -> postgresql+psycopg://… (what SQLAlchemy needs to pick psycopg 3), by the harness's parser."""
+    from orchestrator.pg.address import ServerAddress
+
+    return ServerAddress.parse(libpq_url).url(scheme="postgresql+psycopg")
+
+
+def scratch_env(libpq_url: str) -> dict[str, str]:
+    """The variables an env.py (or a delivered test) may build its database URL from, every one naming the
+    scratch database: DATABASE_URL, libpq's PG*, and the POSTGRES_* / DB_* / SQLALCHEMY_DATABASE_URI settings
+    that app configs read. DELEGATE_SCRATCH_DATABASE arms _scratch_guard.py against any other database."""
+    from orchestrator.pg.address import ServerAddress
+
+    address = ServerAddress.parse(libpq_url)
+    host, port, user = address.host or "", str(address.port or 5432), address.user or ""
+    password = address.password.get_secret_value() if address.password is not None else ""
+    db = address.dbname
+    sqlalchemy_url = sqlalchemy_form(libpq_url)
+    values = {
+        "DATABASE_URL": libpq_url,
+        SCRATCH_DATABASE_ENV: db,
+        "SQLALCHEMY_DATABASE_URI": sqlalchemy_url,
+        "SQLALCHEMY_DATABASE_URL": sqlalchemy_url,
+    }
+    for prefix, database in (("PG", "PGDATABASE"), ("POSTGRES_", "POSTGRES_DB"), ("DB_", "DB_NAME")):
+        values.update({f"{prefix}HOST": host, f"{prefix}PORT": port, f"{prefix}USER": user, database: db})
+        values[f"{prefix}PASSWORD"] = password
+    values["POSTGRES_SERVER"] = host
+    return {name: value for name, value in values.items() if value}
 
 
 _WRONG_DATABASE = re.compile(rf"{WrongDatabase.__name__}: (?P<message>[^\n]+)")

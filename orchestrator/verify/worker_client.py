@@ -9,9 +9,8 @@ from types import TracebackType
 
 from pydantic import BaseModel, Field
 
-from orchestrator.runner.env import scratch_env
 from orchestrator.runner.process import LineServer
-from orchestrator.verify.alembic_env import AlembicProject, refuse_other_database
+from orchestrator.verify.alembic_env import AlembicProject, refuse_other_database, scratch_env
 
 WORKER = Path(__file__).with_name("worker.py")
 STARTUP_TIMEOUT_S = 120.0  # importing a big app's models on a cold disk can take a while
