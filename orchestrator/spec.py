@@ -394,7 +394,7 @@ def _sql_field(column: object, keys: dict[str, set[str]]) -> FieldSpec:
     from pglast import ast
     from pglast.enums import ConstrType
 
-    from orchestrator.checks.rules._sql import type_ref
+    from orchestrator.sql.tree import type_ref
 
     name = getattr(column, "colname", "") or ""
     tref = type_ref(getattr(column, "typeName", None))
