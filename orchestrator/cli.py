@@ -17,6 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from orchestrator.check_command import run_check_command
 from orchestrator.errors import DelegateError, ExitCode
 
 if TYPE_CHECKING:
@@ -45,16 +46,6 @@ def err_console() -> Console:
     from rich.console import Console
 
     return Console(stderr=True, soft_wrap=True)  # messages carry URLs and paths: never wrap them
-
-
-def run_check_command(options: CheckOptions, output_format: str, verbose: bool = False) -> int:
-    """`delegate check`: run it, print the report, and return the exit code (0 clean, 1 error findings)."""
-    from orchestrator.check import run_check
-    from orchestrator.report_formats import emit
-
-    report = run_check(options)
-    emit(report, output_format, repo=options.repo, verbose=verbose)
-    return int(ExitCode.FINDINGS if report.blocking else ExitCode.OK)
 
 
 def plain_check(args: list[str]) -> tuple[CheckOptions, str, bool] | None:
