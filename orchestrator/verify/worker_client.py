@@ -71,6 +71,8 @@ class AlembicWorker:
         if self._started_once:
             self.restarts += 1
         self._started_once = True
+        if self._server is not None:  # it died: its pipes go before a new one starts
+            self._server.kill()
         self._server = LineServer(
             "the Alembic worker",
             [self.project.python, str(WORKER), str(self._ini)],
