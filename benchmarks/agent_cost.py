@@ -21,11 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.example_repo import FEATURE_SPEC, make_example_repo  # noqa: E402
-
 from orchestrator.agent.recording import read_metadata  # noqa: E402
 from orchestrator.pipeline import MigrationsOptions, run_migrations  # noqa: E402
 from tests.support.agent_sessions import SESSIONS, prepare_repo  # noqa: E402
+from tests.support.example_repo import FEATURE_SPEC, make_example_repo  # noqa: E402
 
 CASSETTES = ROOT / "cassettes"
 RESULTS = ROOT / "benchmarks" / "results" / "agent_cost.json"

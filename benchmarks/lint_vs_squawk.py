@@ -276,9 +276,9 @@ def catch_table(work: Path, squawk: str) -> list[dict[str, object]]:
 
 def time_example_feature(work: Path, runs: int) -> dict[str, object]:
     """The full static check of examples/cfi-app with feature 042 delivered: the reference solution committed on
-    the feature branch of a git copy (tests/helpers_example.py), so the feature's revisions are the branch's."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    from helpers_example import make_example_repo
+    the feature branch of a git copy (tests/support/example_repo.py), so the feature's revisions are the branch's."""
+    sys.path.insert(0, str(ROOT))
+    from tests.support.example_repo import make_example_repo
 
     repo = make_example_repo(work, with_solution=True)
     cmd = delegate_cmd("--repo", str(repo), "--spec", "specs/042-lesson-progress", "--format", "json")

@@ -19,9 +19,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from helpers_example import make_example_repo  # noqa: E402
 from synthetic_history import write_synthetic_repo  # noqa: E402
 
 from orchestrator.check import CheckOptions  # noqa: E402
@@ -32,6 +31,7 @@ from orchestrator.revisions import RevisionGraph  # noqa: E402
 from orchestrator.verification import Verification  # noqa: E402
 from orchestrator.verify.alembic_env import AlembicProject, sqlalchemy_form  # noqa: E402
 from orchestrator.verify.live import run_live, template_key  # noqa: E402
+from tests.support.example_repo import make_example_repo  # noqa: E402
 
 
 def naive_cycle(server: PostgresServer, repo: Path, cfg: DelegateConfig) -> float:

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from orchestrator import __version__
-from orchestrator.cli import run_check_command
+from orchestrator.check_command import run_check_command
 
 app = typer.Typer(
     name="delegate",

@@ -232,7 +232,7 @@ def _describe_node(node: Any) -> tuple[str, str, set[str]]:
     from pglast import ast
     from pglast.enums import AlterTableType, ObjectType
 
-    from orchestrator.checks.rules._sql import dotted_name, relations, table_of
+    from orchestrator.sql.tree import dotted_name, relations, table_of
 
     deps = set(relations(node))
     if isinstance(node, ast.CreateStmt):

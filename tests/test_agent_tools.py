@@ -9,13 +9,13 @@ import jsonschema
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.git_repos import ALLOWED, SECRET_MARKER, make_repo
 
 from orchestrator.agent.tools import TOOL_NAMES, TOOL_SCHEMAS, ToolOutcome, WorkspaceToolbox
 from orchestrator.errors import InputError
 from orchestrator.report import CheckReport, Finding, Severity
 from orchestrator.verification import RlsCell, Verification, VerificationStep
 from orchestrator.workspace import Workspace
+from tests.support.git_repos import ALLOWED, SECRET_MARKER, make_repo
 
 
 class FakeJudge:
@@ -221,9 +221,8 @@ def test_run_never_raises_whatever_the_model_sends(shared_workspace: Workspace, 
 def test_run_checks_with_the_real_static_judge_on_the_example_app(tmp_path: Path) -> None:
     """The toolbox over the real judge (static half): a flawed migration written through the tools is reported with
     repo-relative places and the same text each time; fixing it through edit_file turns the checks green."""
-    from helpers_example import FEATURE_SPEC, SOLUTION_042, make_example_repo
-
     from orchestrator.check import CheckOptions, run_check
+    from tests.support.example_repo import FEATURE_SPEC, SOLUTION_042, make_example_repo
 
     repo = make_example_repo(tmp_path, with_solution=False)
     allowed = ["api/alembic/versions", "api/sql/policies", "seeds", "api/tests/migrations", FEATURE_SPEC]

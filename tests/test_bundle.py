@@ -10,7 +10,6 @@ from pathlib import Path
 import git
 import jinja2
 import pytest
-from helpers_example import BASE_REVISION, FEATURE_SPEC, SOLUTION_REVISION, make_example_repo
 
 from orchestrator.bundle import (
     DEFAULT_TOKEN_BUDGET,
@@ -25,6 +24,7 @@ from orchestrator.checks.rules.alembic import placeholder_reason
 from orchestrator.cli import main
 from orchestrator.errors import InputError
 from orchestrator.prompts import render_prompt
+from tests.support.example_repo import BASE_REVISION, FEATURE_SPEC, SOLUTION_REVISION, make_example_repo
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "specs"
 ACTOR = git.Actor("Test Dev", "dev@example.test")

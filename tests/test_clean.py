@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers_example import make_example_repo
-from helpers_publish import git
 
 from orchestrator.clean import clean_repo, drop_template_databases
 from orchestrator.cli import main
+from tests.support.delegated_branch import git
+from tests.support.example_repo import make_example_repo
 
 
 def _dead_pid() -> int:

@@ -12,7 +12,7 @@ import pytest
 from psycopg import sql
 
 from orchestrator.pg import PostgresServer
-from tests.helpers_example import make_example_repo
+from tests.support.example_repo import make_example_repo
 
 pytestmark = pytest.mark.postgres
 

@@ -21,9 +21,9 @@ import pytest
 
 from orchestrator.pg import ScratchDatabase
 from orchestrator.revisions import read_revision_file
-from orchestrator.sandbox import clean_env
+from orchestrator.runner.env import clean_env
 from orchestrator.spec import load_feature
-from tests.helpers_example import (
+from tests.support.example_repo import (
     BASE_BRANCH,
     BASE_REVISION,
     EXAMPLE_APP,

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import git
 import pytest
-from tests.support.example_repo import FEATURE_SPEC, make_example_repo
 
 from orchestrator.cli import main
 from orchestrator.pg.server import PostgresServer
 from orchestrator.pipeline import MigrationsOptions, MigrationsResult, run_migrations
 from tests.support.agent_sessions import prepare_repo
+from tests.support.example_repo import FEATURE_SPEC, make_example_repo
 from tests.support.network import network_blocked
 
 pytestmark = pytest.mark.postgres

@@ -7,8 +7,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from helpers_example import BASE_REVISION, FEATURE_SPEC, SOLUTION_REVISION
-from helpers_publish import BUNDLE_FILES, DELEGATED_BRANCH, USAGE, git, make_delegated_branch
 
 from orchestrator.config import load_config
 from orchestrator.publish import (
@@ -22,6 +20,8 @@ from orchestrator.publish import (
     runner_prefix,
 )
 from orchestrator.report import CheckReport, Finding, Severity
+from tests.support.delegated_branch import BUNDLE_FILES, DELEGATED_BRANCH, USAGE, git, make_delegated_branch
+from tests.support.example_repo import BASE_REVISION, FEATURE_SPEC, SOLUTION_REVISION
 
 REVISION_FILE = "api/alembic/versions/002_lesson_progress.py"
 PLACEHOLDERS = [
@@ -324,9 +324,8 @@ def downgrade() -> None:
 
 
 def test_a_two_revision_feature_is_planned_in_chain_order_and_judged_per_revision(tmp_path: Path) -> None:
-    from helpers_example import make_example_repo, overlay_solution
-
     from orchestrator.check import CheckOptions, run_check
+    from tests.support.example_repo import make_example_repo, overlay_solution
 
     repo = make_example_repo(tmp_path, with_solution=False)
     git(repo, "checkout", "-q", "-b", DELEGATED_BRANCH)
@@ -361,10 +360,9 @@ def test_a_two_revision_feature_is_planned_in_chain_order_and_judged_per_revisio
 
 
 def test_the_files_sent_are_the_bundle_s_documents_and_references(tmp_path: Path) -> None:
-    from helpers_example import make_example_repo
-
     from orchestrator.bundle import build_bundle
     from orchestrator.publish import sent_files
+    from tests.support.example_repo import make_example_repo
 
     repo = make_example_repo(tmp_path, with_solution=False)
     bundle = build_bundle(repo, repo / FEATURE_SPEC)

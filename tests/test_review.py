@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers_example import FEATURE_SPEC, SOLUTION_REVISION
-from helpers_publish import DELEGATED_BRANCH, git, make_delegated_branch
 
 from orchestrator.cli import main
 from orchestrator.review import parse_plan
 from orchestrator.review_view import rls_markdown
 from orchestrator.verification import RlsCell, Verification
+from tests.support.delegated_branch import DELEGATED_BRANCH, git, make_delegated_branch
+from tests.support.example_repo import FEATURE_SPEC, SOLUTION_REVISION
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +167,7 @@ def test_a_live_review_shows_the_matrix_and_the_lock_and_timing_table(
 def test_the_base_is_the_commit_the_workspace_branched_from(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Made from another branch's commit (as the workspace does: `git worktree add -b B PATH SHA`), the branch adds
     only its own files, not that branch's."""
-    from helpers_example import make_example_repo, overlay_solution
+    from tests.support.example_repo import make_example_repo, overlay_solution
 
     repo = make_example_repo(tmp_path, with_solution=False)
     git(repo, "checkout", "-q", "-b", "develop")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 
 import pytest
-from test_rules_helpers import run_rule
 
 from orchestrator.checks.rules.alembic import placeholder_reason
 from orchestrator.config import DelegateConfig
 from orchestrator.report import Severity
+from tests.support.rules import run_rule
 
 VERSIONS = "api/alembic/versions"
 

@@ -6,11 +6,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from test_rules_helpers import run_rule
 
 from orchestrator.checks.rules.pii_undocumented import pii_kind
 from orchestrator.config import DelegateConfig
 from orchestrator.spec import parse_data_model
+from tests.support.rules import run_rule
 
 POLICIES = "api/sql/policies/lesson_notes.sql"
 MIGRATION = "api/sql/migration.sql"

@@ -5,16 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_rules_helpers import run_rule
 
 from orchestrator.check import CheckOptions
 from orchestrator.checks.engine import run_static
 from orchestrator.checks.rules import all_rules, get_rule
-from orchestrator.checks.rules._sql import TypeRef, is_constant_true
 from orchestrator.checks.rules.changing_column_type import is_safe_change
 from orchestrator.checks.sqltext import parse_raw
 from orchestrator.config import DelegateConfig
 from orchestrator.report import Finding
+from orchestrator.sql.tree import TypeRef, is_constant_true
+from tests.support.rules import run_rule
 
 REV = "api/alembic/versions/3f9c2a7d1b84_x.py"
 

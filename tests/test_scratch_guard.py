@@ -8,7 +8,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from helpers_example import ENV_PY_URL_LINE, edit_env_py, make_example_repo
 
 from orchestrator.check import CheckOptions
 from orchestrator.cli import main
@@ -18,6 +17,7 @@ from orchestrator.pg import PostgresServer, ScratchDatabase
 from orchestrator.verify.alembic_env import AlembicProject
 from orchestrator.verify.live import run_live
 from orchestrator.verify.worker_client import AlembicWorker
+from tests.support.example_repo import ENV_PY_URL_LINE, edit_env_py, make_example_repo
 
 VICTIM = "delegate_guard_victim"
 

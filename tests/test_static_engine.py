@@ -444,9 +444,8 @@ def test_an_unchanged_revision_is_rendered_once_per_process(tmp_path: Path, monk
 
 
 def test_the_example_feature_is_clean_and_only_its_revision_is_the_feature(tmp_path: Path) -> None:
-    from helpers_example import FEATURE_SPEC, SOLUTION_REVISION, make_example_repo
-
     from orchestrator.config import load_config
+    from tests.support.example_repo import FEATURE_SPEC, SOLUTION_REVISION, make_example_repo
 
     repo = make_example_repo(tmp_path, with_solution=True)
     options = CheckOptions(repo=repo, static_only=True, spec=Path(FEATURE_SPEC))

@@ -7,18 +7,12 @@ from typing import Any
 
 from pglast import ast
 from pglast.enums import AlterTableType
-from test_rules_helpers import build_context
-from test_static_parse import CORPUS
 
-from orchestrator.checks.rules._sql import (
-    alter_cmds,
-    column_defs,
-    upgrade_added_columns,
-    upgrade_alter_cmds,
-    upgrade_migrations,
-    walk,
-)
+from orchestrator.checks.rules._sql import upgrade_added_columns, upgrade_alter_cmds, upgrade_migrations
 from orchestrator.checks.sqltext import parse_raw
+from orchestrator.sql.tree import alter_cmds, column_defs, walk
+from tests.support.rules import build_context
+from tests.support.sql_corpus import CORPUS
 
 
 def plain_walk(node: Any) -> Iterator[Any]:

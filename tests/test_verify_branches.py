@@ -6,7 +6,6 @@ from pathlib import Path
 
 import git
 import pytest
-from test_verify_live import ENV_PY, INI, revision
 
 from orchestrator.check import CheckOptions
 from orchestrator.config import DelegateConfig
@@ -19,6 +18,7 @@ from orchestrator.verify.fingerprint import SchemaFingerprint
 from orchestrator.verify.live import LiveRun, run_live
 from orchestrator.verify.locks import split_offline_sql
 from orchestrator.verify.version_tables import stamped_revisions
+from tests.support.live_repo import ENV_PY, INI, revision
 
 pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("no_scratch_left")]
 

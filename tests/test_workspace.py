@@ -7,7 +7,6 @@ from pathlib import Path
 
 import git
 import pytest
-from support.git_repos import ALLOWED, SECRET_MARKER, TRACKED, make_repo, repo_state, tree_snapshot
 
 from orchestrator.workspace import (
     SandboxLimits,
@@ -17,6 +16,7 @@ from orchestrator.workspace import (
     free_branch_name,
     normalise_path,
 )
+from tests.support.git_repos import ALLOWED, SECRET_MARKER, TRACKED, make_repo, repo_state, tree_snapshot
 
 
 @pytest.fixture

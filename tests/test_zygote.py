@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.sandbox import clean_env
-from orchestrator.verify.process import run_bounded
-from orchestrator.verify.zygote import Zygote
+from orchestrator.runner.env import clean_env
+from orchestrator.runner.process import run_bounded
+from orchestrator.runner.zygote import Zygote
 
 pytestmark = pytest.mark.skipif(not Zygote.supported(), reason="the fork server runs on Linux only")
 

@@ -17,8 +17,9 @@ from types import TracebackType
 import psycopg
 from psycopg import sql
 
-from orchestrator.pg.server import PostgresServer, drop_database_on, install_signal_cleanup, pid_alive
+from orchestrator.pg.server import PostgresServer, drop_database_on, install_signal_cleanup
 from orchestrator.pg.supabase import SUPABASE_EMULATION_VERSION, apply_supabase_emulation
+from orchestrator.runner.process import pid_alive
 
 SCRATCH_PREFIX = "delegate_scratch"
 TEMPLATE_PREFIX = "delegate_tpl"

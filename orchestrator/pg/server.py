@@ -25,7 +25,8 @@ from psycopg import sql
 from orchestrator.errors import InputError
 from orchestrator.pg.address import ServerAddress, _first_line
 from orchestrator.pg.binaries import Account, PostgresBinaries, RunAs, find_runnable
-from orchestrator.sandbox import clean_env
+from orchestrator.runner.env import clean_env
+from orchestrator.runner.process import pid_alive
 
 CONNECT_TIMEOUT_S = 5
 # Settings that trade durability for speed: a throwaway server's data is worthless after the run.
@@ -406,17 +407,6 @@ OWNER_FILE = "owner.pid"
 NO_SKELETON_ENV = "DELEGATE_PG_NO_SKELETON"
 # Part of the skeleton cache key: bump it when the initdb arguments change.
 _SKELETON_VERSION = "1"
-
-
-def pid_alive(pid: int) -> bool:
-    """A process with this id exists (a zombie too; one we may not signal counts as alive)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _running(pid: int) -> bool:

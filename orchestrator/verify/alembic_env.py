@@ -17,11 +17,12 @@ from pydantic import BaseModel, Field, PrivateAttr
 
 from orchestrator.config import DelegateConfig, read_ini, script_location
 from orchestrator.errors import InputError
-from orchestrator.sandbox import clean_env
+from orchestrator.runner.env import repo_env
+from orchestrator.runner.process import PlainRunner, Runner
+from orchestrator.runner.result import ProcessResult
+from orchestrator.runner.zygote import ForkingRunner, Zygote
 from orchestrator.verify._scratch_guard import ENV_NAME as SCRATCH_DATABASE_ENV
 from orchestrator.verify._scratch_guard import WrongDatabase
-from orchestrator.verify.process import ProcessResult, run_bounded
-from orchestrator.verify.zygote import Zygote
 
 DRIVER = Path(__file__).with_name("_alembic_driver.py")
 _FRAME = re.compile(r'File "(?P<path>[^"]+)", line (?P<line>\d+)')
@@ -37,7 +38,7 @@ class AlembicProject(BaseModel):
     python: str
     versions_dir: Path
     timeout: float
-    _zygote: Zygote | None = PrivateAttr(default=None)
+    _runner: Runner = PrivateAttr(default_factory=PlainRunner)
 
     @classmethod
     def for_repo(cls, repo: Path, cfg: DelegateConfig) -> AlembicProject:
@@ -76,40 +77,29 @@ class AlembicProject(BaseModel):
             return str(path)
 
     def env(self, libpq_url: str | None, extra: dict[str, str] | None = None) -> dict[str, str]:
-        """The subprocess environment: no secrets of ours, the scratch database as DATABASE_URL, the app importable."""
-        paths = [str(self.cwd)]
-        for folder in (self.ini.parent, self.repo):  # env.py may import the app as a package from the root
-            if str(folder) not in paths:
-                paths.append(str(folder))
-        values = {"PYTHONPATH": ":".join(paths)}
-        if libpq_url is not None:
-            values.update(scratch_env(libpq_url))
-        values.update(extra or {})
-        return clean_env(values)
+        """The subprocess environment (runner/env.py): no secrets of ours, the scratch database as DATABASE_URL,
+        the app importable (env.py may import it as a package from the alembic folder's parent or the root)."""
+        values = scratch_env(libpq_url) if libpq_url is not None else {}
+        return repo_env([self.cwd, self.ini.parent, self.repo], {**values, **(extra or {})})
 
     def launch(self, argv: list[str], env: dict[str, str], cwd: Path, timeout: float) -> ProcessResult:
         """Run a command of the repo's interpreter: a fork of the zygote inside forking(), else a subprocess."""
-        zygote = self._zygote
-        if zygote is not None:
-            result = zygote.run(argv, env, cwd, timeout)
-            if result is not None:
-                return result
-        return run_bounded(argv, env=env, cwd=cwd, timeout=timeout)
+        return self._runner.run(argv, env=env, cwd=cwd, timeout=timeout)
 
     @contextmanager
     def forking(self) -> Iterator[None]:
         """While inside, the repo's Python commands run as forks of one zygote that imported alembic, SQLAlchemy
         and the drivers once (zygote.py); it starts warming up at once, in the background."""
-        if not Zygote.supported() or self._zygote is not None:
+        if not Zygote.supported() or isinstance(self._runner, ForkingRunner):
             yield
             return
         zygote = Zygote(self.python, self.env(None), self.cwd)
         threading.Thread(target=zygote.start, name="delegate-zygote", daemon=True).start()
-        self._zygote = zygote
+        plain, self._runner = self._runner, ForkingRunner(zygote)
         try:
             yield
         finally:
-            self._zygote = None
+            self._runner = plain
             zygote.close()
 
     def write_ini(self, folder: Path, sqlalchemy_url: str | None) -> Path:

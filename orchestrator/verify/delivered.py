@@ -8,8 +8,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from orchestrator.runner.result import ProcessResult
 from orchestrator.verify.alembic_env import AlembicProject
-from orchestrator.verify.process import ProcessResult
 
 NO_TESTS_COLLECTED = 5  # pytest's exit code
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from orchestrator.runner.result import ProcessResult
 from orchestrator.verify.alembic_env import AlembicProject
 from orchestrator.verify.fingerprint import EMULATION_SCHEMAS
-from orchestrator.verify.process import ProcessResult
 
 DRIVER = Path(__file__).with_name("_models_driver.py")
 

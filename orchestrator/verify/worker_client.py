@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import select
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from pydantic import BaseModel, Field
 
+from orchestrator.runner.process import LineServer
 from orchestrator.verify.alembic_env import AlembicProject, refuse_other_database, scratch_env
-from orchestrator.verify.process import kill_group
 
 WORKER = Path(__file__).with_name("worker.py")
 STARTUP_TIMEOUT_S = 120.0  # importing a big app's models on a cold disk can take a while
@@ -60,36 +54,33 @@ class AlembicWorker:
         self.timeout = project.timeout if timeout is None else timeout
         self.restarts = 0
         self.commands = 0
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._server: LineServer | None = None
         self._tmp = tempfile.TemporaryDirectory(prefix="delegate_worker_")
         self._ini = project.write_ini(Path(self._tmp.name), None)
         self._stderr_path = Path(self._tmp.name) / "stderr.log"
-        self._buffer = b""
         self._started_once = False
         self._stopped = False
 
     # ---- lifetime ------------------------------------------------------------------------------------------
     def start(self) -> None:
         """Start the process and wait until it has loaded the revision files (idempotent)."""
-        if self._proc is not None and self._proc.poll() is None:
+        if self._server is not None and self._server.alive():
             return
         if self._stopped:
             raise WorkerStopped("the walk was interrupted")
         if self._started_once:
             self.restarts += 1
         self._started_once = True
-        self._buffer = b""
-        with self._stderr_path.open("ab") as stderr:
-            self._proc = subprocess.Popen(
-                [self.project.python, str(WORKER), str(self._ini)],
-                cwd=self.project.cwd,
-                env=self.project.env(None),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                start_new_session=True,  # Ctrl-C in the terminal reaches us, not it; we stop it ourselves
-            )
-        hello = self._read_answer(STARTUP_TIMEOUT_S)
+        if self._server is not None:  # it died: its pipes go before a new one starts
+            self._server.kill()
+        self._server = LineServer(
+            "the Alembic worker",
+            [self.project.python, str(WORKER), str(self._ini)],
+            env=self.project.env(None),
+            cwd=self.project.cwd,
+            stderr_path=self._stderr_path,
+        )
+        hello = self._server.read(STARTUP_TIMEOUT_S)
         if hello is None or not hello.get("ready"):
             reason = "did not start in time" if hello is None else "answered garbage"
             self.kill()
@@ -97,22 +88,9 @@ class AlembicWorker:
 
     def close(self) -> None:
         """Stop the worker (politely, then by force) and remove its temp folder; safe to call twice."""
-        proc = self._proc
-        self._proc = None
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(OSError, ValueError):
-                assert proc.stdin is not None
-                proc.stdin.write(b'{"op": "exit"}\n')
-                proc.stdin.flush()
-            try:
-                proc.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                kill_group(proc)
-        if proc is not None:
-            for stream in (proc.stdin, proc.stdout):
-                with contextlib.suppress(OSError):
-                    if stream is not None:
-                        stream.close()
+        server, self._server = self._server, None
+        if server is not None:
+            server.close({"op": "exit"}, wait=2)
         self._tmp.cleanup()
 
     def __enter__(self) -> AlembicWorker:
@@ -125,7 +103,7 @@ class AlembicWorker:
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+        return self._server.pid if self._server is not None and self._server.alive() else None
 
     # ---- commands ------------------------------------------------------------------------------------------
     def upgrade(self, url: str, sqlalchemy_url: str, target: str, timeout: float | None = None) -> WorkerAnswer:
@@ -140,21 +118,16 @@ class AlembicWorker:
     def run(self, op: str, url: str, sqlalchemy_url: str, target: str, timeout: float | None = None) -> WorkerAnswer:
         """Send one command and wait for its answer; a timeout or a crash kills the worker (restarted next time)."""
         self.start()
-        proc = self._proc
-        assert proc is not None and proc.stdin is not None
+        server = self._server
+        assert server is not None
         limit = self.timeout if timeout is None else timeout
         self.commands += 1
         command = {"op": op, "url": url, "sqlalchemy_url": sqlalchemy_url, "target": target, "env": scratch_env(url)}
-        line = json.dumps(command) + "\n"
-        try:
-            proc.stdin.write(line.encode())
-            proc.stdin.flush()
-        except OSError:
-            pass  # it died; reading says how
+        server.send(command)  # when it died, reading says how
         started = time.perf_counter()
-        raw = self._read_answer(limit)
+        raw = server.read(limit)
         if raw is None:
-            timed_out = proc.poll() is None
+            timed_out = server.alive()
             self.kill()
             if timed_out:
                 return WorkerAnswer(
@@ -167,7 +140,7 @@ class AlembicWorker:
                 ok=False,
                 ms=(time.perf_counter() - started) * 1000,
                 crashed=True,
-                error=f"the Alembic process died (exit code {proc.returncode}): {self.stderr_tail()}",
+                error=f"the Alembic process died (exit code {server.returncode}): {self.stderr_tail()}",
             )
         refuse_other_database(str(raw.get("error") or ""), self.project)
         where = raw.get("where")
@@ -181,33 +154,6 @@ class AlembicWorker:
             return ""
         return "\n".join(text.strip().splitlines()[-lines:])
 
-    # ---- plumbing ------------------------------------------------------------------------------------------
-    def _read_answer(self, timeout: float) -> dict[str, Any] | None:
-        """One JSON line from the worker, or None on timeout or end of file."""
-        proc = self._proc
-        assert proc is not None and proc.stdout is not None
-        fd = proc.stdout.fileno()
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self._buffer:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            ready, _, _ = select.select([fd], [], [], min(left, 1.0))
-            if not ready:
-                continue
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=1)
-                return None
-            self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        try:
-            value = json.loads(line)
-        except ValueError:
-            return {"ok": False, "error": f"the Alembic worker answered garbage: {line[:200]!r}"}
-        return value if isinstance(value, dict) else None
-
     def stop(self) -> None:
         """Kill the worker for good (Ctrl-C): a command in flight returns at once and no new one starts."""
         self._stopped = True
@@ -215,14 +161,6 @@ class AlembicWorker:
 
     def kill(self) -> None:
         """Kill the worker at once (a timeout, Ctrl-C); the next command starts a new one."""
-        proc = self._proc
-        self._proc = None
-        if proc is None:
-            return
-        kill_group(proc)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5)
-        for stream in (proc.stdin, proc.stdout):
-            with contextlib.suppress(OSError):
-                if stream is not None:
-                    stream.close()
+        server, self._server = self._server, None
+        if server is not None:
+            server.kill()

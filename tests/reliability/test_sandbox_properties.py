@@ -14,11 +14,11 @@ import git
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from support.git_repos import ALLOWED, SECRET_MARKER, TRACKED, make_repo, tree_snapshot
 
 from orchestrator.agent.tools import TOOL_NAMES, ToolOutcome, WorkspaceToolbox
 from orchestrator.report import CheckReport
 from orchestrator.workspace import SandboxLimits, Workspace
+from tests.support.git_repos import ALLOWED, SECRET_MARKER, TRACKED, make_repo, tree_snapshot
 
 EXAMPLES = int(os.environ.get("DELEGATE_SANDBOX_EXAMPLES", "40"))
 LIMITS = SandboxLimits(max_file_bytes=2048, max_files_written=6)

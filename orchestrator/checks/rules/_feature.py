@@ -8,15 +8,8 @@ from pglast import ast
 from pglast.enums import ObjectType
 
 from orchestrator.checks.model import CheckContext, SqlStatement
-from orchestrator.checks.rules._sql import (
-    MIGRATION_KINDS,
-    column_defs,
-    dotted_name,
-    feature_ids,
-    is_temp,
-    runs_in_migration,
-    table_of,
-)
+from orchestrator.checks.rules._sql import MIGRATION_KINDS, feature_ids, runs_in_migration
+from orchestrator.sql.tree import column_defs, dotted_name, is_temp, table_of
 
 
 @dataclass

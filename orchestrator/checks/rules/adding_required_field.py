@@ -9,8 +9,9 @@ from pglast.enums import ConstrType
 
 from orchestrator.checks.model import CheckContext, Rule, Violation
 from orchestrator.checks.rules._examples import about, bare, revision, revision_path
-from orchestrator.checks.rules._sql import const_value, is_existing, upgrade_added_columns
+from orchestrator.checks.rules._sql import is_existing, upgrade_added_columns
 from orchestrator.report import Severity
+from orchestrator.sql.tree import const_value
 
 
 def has_default(col: ast.ColumnDef) -> bool:

@@ -10,17 +10,9 @@ from pglast.enums import AlterTableType, ObjectType
 
 from orchestrator.checks.model import CheckContext, FileKind, Rule, Violation
 from orchestrator.checks.rules._examples import revision, revision_path
-from orchestrator.checks.rules._sql import (
-    TypeRef,
-    column_defs,
-    is_existing,
-    statement_alter_cmds,
-    statements_of,
-    table_of,
-    type_ref,
-    upgrade_alter_cmds,
-)
+from orchestrator.checks.rules._sql import is_existing, statement_alter_cmds, statements_of, upgrade_alter_cmds
 from orchestrator.report import Severity
+from orchestrator.sql.tree import TypeRef, column_defs, table_of, type_ref
 
 _TEXTLIKE = {"text", "varchar"}
 

@@ -8,8 +8,9 @@ from pglast import ast
 from pglast.enums import ObjectType
 
 from orchestrator.checks.model import CheckContext, FileKind, Origin, Rule, Violation
-from orchestrator.checks.rules._sql import dotted_name, statements_of, table_of
+from orchestrator.checks.rules._sql import statements_of
 from orchestrator.report import Severity
+from orchestrator.sql.tree import dotted_name, table_of
 
 
 class ConcurrentIndexInTransaction(Rule):

@@ -10,8 +10,9 @@ from pglast.stream import RawStream
 
 from orchestrator.checks.model import CheckContext, Rule, Violation
 from orchestrator.checks.rules._examples import about, bare, revision, revision_path
-from orchestrator.checks.rules._sql import constraints_added_to_existing, table_of
+from orchestrator.checks.rules._sql import constraints_added_to_existing
 from orchestrator.report import Severity
+from orchestrator.sql.tree import table_of
 
 
 class ConstraintMissingNotValid(Rule):

@@ -11,8 +11,9 @@ from pglast import ast
 from orchestrator.checks.model import CheckContext, FileKind, Rule, Violation
 from orchestrator.checks.rules._examples import FEATURE_REVISION_PATH, SPEC_DIR, lesson_notes_table, spec_files
 from orchestrator.checks.rules._feature import feature_schema, spec_rel
-from orchestrator.checks.rules._sql import facts, relations, table_of
+from orchestrator.checks.rules._sql import facts
 from orchestrator.report import Severity
+from orchestrator.sql.tree import relations, table_of
 
 DEFAULT_RUNBOOK_PATHS = ("{spec}/runbook.md", "docs/runbooks/{slug}.md")
 

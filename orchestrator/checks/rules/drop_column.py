@@ -10,14 +10,9 @@ from pglast.enums import AlterTableType
 
 from orchestrator.checks.model import CheckContext, Rule, SqlStatement, Violation
 from orchestrator.checks.rules._examples import about, bare, revision, revision_path
-from orchestrator.checks.rules._sql import (
-    column_refs,
-    facts,
-    is_existing,
-    relations,
-    upgrade_alter_cmds,
-)
+from orchestrator.checks.rules._sql import facts, is_existing, upgrade_alter_cmds
 from orchestrator.report import Severity
+from orchestrator.sql.tree import column_refs, relations
 
 
 @dataclass

@@ -9,8 +9,9 @@ from pglast.enums import ObjectType
 
 from orchestrator.checks.model import CheckContext, Rule, Violation
 from orchestrator.checks.rules._examples import revision, revision_path
-from orchestrator.checks.rules._sql import dotted_name, is_existing, upgrade_migrations
+from orchestrator.checks.rules._sql import is_existing, upgrade_migrations
 from orchestrator.report import Severity
+from orchestrator.sql.tree import dotted_name
 
 
 class DropTable(Rule):

@@ -9,14 +9,9 @@ from pglast.enums import AlterTableType
 
 from orchestrator.checks.model import CheckContext, Rule, SqlStatement, Violation
 from orchestrator.checks.rules._examples import revision, revision_path
-from orchestrator.checks.rules._sql import (
-    TypeRef,
-    column_defs,
-    statement_alter_cmds,
-    type_ref,
-    upgrade_migrations,
-)
+from orchestrator.checks.rules._sql import statement_alter_cmds, upgrade_migrations
 from orchestrator.report import Severity
+from orchestrator.sql.tree import TypeRef, column_defs, type_ref
 
 
 def typed_columns(ctx: CheckContext) -> list[tuple[SqlStatement, str, str, TypeRef]]:

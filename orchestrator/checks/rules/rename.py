@@ -9,8 +9,9 @@ from pglast.enums import ObjectType
 
 from orchestrator.checks.model import CheckContext, Rule, SqlStatement, Violation
 from orchestrator.checks.rules._examples import revision, revision_path
-from orchestrator.checks.rules._sql import is_existing, table_of, upgrade_migrations
+from orchestrator.checks.rules._sql import is_existing, upgrade_migrations
 from orchestrator.report import Severity
+from orchestrator.sql.tree import table_of
 
 
 def _renames(ctx: CheckContext, kind: ObjectType) -> Iterator[tuple[SqlStatement, ast.RenameStmt, str]]:

@@ -9,15 +9,9 @@ from pglast.enums import AlterTableType, ConstrType, ObjectType
 
 from orchestrator.checks.model import CheckContext, FileKind, Rule, SqlStatement, Violation
 from orchestrator.checks.rules._examples import revision, revision_path
-from orchestrator.checks.rules._sql import (
-    dotted_name,
-    has_lock_timeout,
-    is_existing,
-    statement_alter_cmds,
-    table_of,
-    upgrade_migrations,
-)
+from orchestrator.checks.rules._sql import has_lock_timeout, is_existing, statement_alter_cmds, upgrade_migrations
 from orchestrator.report import Severity
+from orchestrator.sql.tree import dotted_name, table_of
 
 ACCESS_EXCLUSIVE = "ACCESS EXCLUSIVE"
 SHARE_ROW_EXCLUSIVE = "SHARE ROW EXCLUSIVE"

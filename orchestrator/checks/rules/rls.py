@@ -13,19 +13,13 @@ from orchestrator.checks.model import CheckContext, Rule, SqlStatement, Violatio
 from orchestrator.checks.rules._examples import about, revision, revision_path
 from orchestrator.checks.rules._sql import (
     MIGRATION_KINDS,
-    column_refs,
-    const_value,
-    dotted_name,
     feature_ids,
-    is_constant_true,
-    is_temp,
     statement_alter_cmds,
     statements_of,
-    table_of,
     upgrade_migrations,
-    walk,
 )
 from orchestrator.report import Severity
+from orchestrator.sql.tree import column_refs, const_value, dotted_name, is_constant_true, is_temp, table_of, walk
 
 PUBLIC = "public"  # the pseudo-role of a policy or grant with no TO clause / TO PUBLIC
 CLIENT_ROLES = frozenset({"anon", "authenticated", PUBLIC})  # roles a browser holds a token for

@@ -8,8 +8,9 @@ from pglast import ast
 from pglast.enums import BoolExprType, OnConflictAction, SubLinkType
 
 from orchestrator.checks.model import CheckContext, FileKind, Origin, Rule, SqlStatement, Violation
-from orchestrator.checks.rules._sql import is_temp, statements_of, table_of, walk
+from orchestrator.checks.rules._sql import statements_of
 from orchestrator.report import Severity
+from orchestrator.sql.tree import is_temp, table_of, walk
 
 SEED_PATH = "seeds/dev/lessons.sql"
 

@@ -8,8 +8,9 @@ from pglast import ast
 
 from orchestrator.checks.model import CheckContext, Rule, Violation
 from orchestrator.checks.rules._examples import about, bare, revision, revision_path
-from orchestrator.checks.rules._sql import is_existing, table_of, upgrade_migrations
+from orchestrator.checks.rules._sql import is_existing, upgrade_migrations
 from orchestrator.report import Severity
+from orchestrator.sql.tree import table_of
 
 
 class UnboundedDml(Rule):

@@ -9,15 +9,9 @@ from pglast.enums import ConstrType
 
 from orchestrator.checks.model import CheckContext, Rule, Violation
 from orchestrator.checks.rules._examples import about, bare, revision, revision_path
-from orchestrator.checks.rules._sql import (
-    func_name,
-    is_existing,
-    statements_of,
-    type_ref,
-    upgrade_added_columns,
-    walk,
-)
+from orchestrator.checks.rules._sql import is_existing, statements_of, upgrade_added_columns
 from orchestrator.report import Severity
+from orchestrator.sql.tree import func_name, type_ref, walk
 
 # Built-in functions marked VOLATILE in pg_proc that show up in defaults. now(), current_timestamp,
 # statement_timestamp() and txid_current() are STABLE: evaluated once, so no rewrite.

@@ -1,6 +1,6 @@
-"""Test helper: a throwaway git copy of the example target repo (examples/cfi-app), optionally with feature 042 solved.
+"""A throwaway git copy of the example target repo (examples/cfi-app), optionally with feature 042 solved.
 
-Other test modules use it; keep `make_example_repo`'s signature stable.
+Tests and benchmarks use it; keep `make_example_repo`'s signature stable.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXAMPLE_APP = EXAMPLES / "cfi-app"
 SOLUTION_042 = EXAMPLES / "solutions" / "042-lesson-progress"
 

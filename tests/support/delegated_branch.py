@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from helpers_example import FEATURE_SPEC, make_example_repo, overlay_solution
+from tests.support.example_repo import FEATURE_SPEC, make_example_repo, overlay_solution
 
 DELEGATED_BRANCH = "042-lesson-progress-migrations"
 BUNDLE_FILES = [

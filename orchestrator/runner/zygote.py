@@ -5,26 +5,22 @@ trace, the models comparison) and then pytest, each a fresh `python` that first 
 the driver: a third of a second apiece here. The zygote imports them once; every command is a fork of it that
 meets the repo's code fresh (it is never imported by the zygote), with its own session, environment, folder
 and files. `run()` answers like run_bounded(), and answers None when the zygote cannot take the command (a
-different PYTHONPATH, a zygote that died): the caller then runs a plain subprocess.
+different PYTHONPATH, a zygote that died); ForkingRunner, the Runner built on it, then runs a plain subprocess.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import select
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
-from orchestrator.pg.server import pid_alive
-from orchestrator.verify.process import ProcessResult
+from orchestrator.runner.process import LineServer, pid_alive, run_bounded
+from orchestrator.runner.result import ProcessResult
 
 ZYGOTE = Path(__file__).with_name("_zygote.py")
 STARTUP_TIMEOUT_S = 60.0
@@ -35,7 +31,7 @@ class Zygote:
 
     def __init__(self, python: str, env: dict[str, str], cwd: Path) -> None:
         self.python, self.env, self.cwd = python, env, cwd
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._server: LineServer | None = None
         self._lock = threading.Lock()
         self._tmp = tempfile.TemporaryDirectory(prefix="delegate_zygote_")
         self._count = 0
@@ -51,33 +47,29 @@ class Zygote:
     def start(self) -> bool:
         """Start the server (once); False when it cannot run here (the caller uses plain subprocesses)."""
         with self._lock:
-            if self._proc is not None or self.broken is not None:
+            if self._server is not None or self.broken is not None:
                 return self.broken is None
-            stderr = open(Path(self._tmp.name) / "zygote.err", "ab")  # noqa: SIM115 - closed with the server
             try:
-                self._proc = subprocess.Popen(
+                self._server = LineServer(
+                    "the fork server",
                     [self.python, str(ZYGOTE)],
-                    cwd=self.cwd,
                     env=self.env,
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=stderr,
-                    start_new_session=True,
+                    cwd=self.cwd,
+                    stderr_path=Path(self._tmp.name) / "zygote.err",
                 )
             except OSError as exc:
                 self.broken = f"cannot start {self.python}: {exc}"
                 return False
-            finally:
-                stderr.close()
-            hello = self._read_line(STARTUP_TIMEOUT_S)
+            hello = self._server.read(STARTUP_TIMEOUT_S)
             if not hello or not hello.get("ready"):
                 self.broken = "the fork server did not start"
-                self._kill()
+                self._server.kill()
                 return False
             return True
 
     def run(self, argv: list[str], env: dict[str, str], cwd: Path, timeout: float) -> ProcessResult | None:
-        """Run `argv` ([python, ...]) like run_bounded(); None when the zygote cannot take it."""
+        """Run `argv` ([python, ...]) like run_bounded(); None when the zygote cannot take it (ForkingRunner then
+        runs a plain subprocess)."""
         if argv[0] != self.python or env.get("PYTHONPATH") != self.env.get("PYTHONPATH"):
             return None  # sys.path is fixed when the interpreter starts: only the zygote's own may fork
         if not self.start():
@@ -89,20 +81,17 @@ class Zygote:
         request = {"argv": argv[1:], "env": env, "cwd": str(cwd), "stdin": None, **files}
         started = time.perf_counter()
         with self._lock:
-            proc = self._proc
-            if proc is None or proc.stdin is None or proc.poll() is not None:
+            server = self._server
+            if server is None or not server.alive():
                 self.broken = self.broken or "the fork server died"
                 return None
-            try:
-                proc.stdin.write((json.dumps(request) + "\n").encode())
-                proc.stdin.flush()
-            except OSError:
+            if not server.send(request):
                 self.broken = "the fork server died"
                 return None
-            answer = self._read_line(STARTUP_TIMEOUT_S)
+            answer = server.read(STARTUP_TIMEOUT_S)
         if not answer or "pid" not in answer:
             self.broken = "the fork server stopped answering"
-            self._kill()
+            server.kill()
             return None
         self.commands += 1
         pid = int(answer["pid"])
@@ -130,39 +119,10 @@ class Zygote:
 
     def close(self) -> None:
         with self._lock:
-            proc = self._proc
-            if proc is not None and proc.poll() is None and proc.stdin is not None:
-                with contextlib.suppress(OSError):
-                    proc.stdin.write(b'{"exit": true}\n')
-                    proc.stdin.flush()
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    self._kill()
-            self._proc = None
+            if self._server is not None:
+                self._server.close({"exit": True}, wait=5)
+            self._server = None
         self._tmp.cleanup()
-
-    def _kill(self) -> None:
-        proc = self._proc
-        if proc is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            with contextlib.suppress(Exception):
-                proc.wait(timeout=5)
-
-    def _read_line(self, timeout: float) -> dict[str, Any] | None:
-        proc = self._proc
-        if proc is None or proc.stdout is None:
-            return None
-        ready, _, _ = select.select([proc.stdout], [], [], timeout)
-        if not ready:
-            return None
-        line = proc.stdout.readline()
-        try:
-            data = json.loads(line) if line else None
-        except ValueError:
-            return None
-        return data if isinstance(data, dict) else None
 
     def __enter__(self) -> Zygote:
         return self
@@ -202,3 +162,14 @@ def _read(path: str) -> str:
         return Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
+
+
+class ForkingRunner:
+    """A Runner that forks the zygote for every command it can take and runs a plain subprocess for the rest."""
+
+    def __init__(self, zygote: Zygote) -> None:
+        self.zygote = zygote
+
+    def run(self, argv: list[str], env: dict[str, str], cwd: Path, timeout: float) -> ProcessResult:
+        result = self.zygote.run(argv, env, cwd, timeout)
+        return result if result is not None else run_bounded(argv, env=env, cwd=cwd, timeout=timeout)

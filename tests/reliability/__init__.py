@@ -1,0 +1,1 @@
+"""Reliability and security tests (issue 13): the sandbox, secrets, the named database, the user's repo."""

@@ -1,0 +1,54 @@
+"""SQL the parser tests and the fact tests share."""
+
+# A varied corpus: every family of statement the rules look at, and the odd corners of the grammar.
+CORPUS = """
+CREATE TABLE public.lessons (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  student_id uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE,
+  title varchar(200) COLLATE "C" DEFAULT 'x' CHECK (length(title) > 0),
+  score numeric(5, 2),
+  tags text[] DEFAULT '{}',
+  meta jsonb DEFAULT '{}'::jsonb,
+  at timestamptz DEFAULT now(),
+  total int GENERATED ALWAYS AS (score * 2) STORED,
+  UNIQUE NULLS NOT DISTINCT (student_id, title)
+) PARTITION BY RANGE (at);
+CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ix ON lessons USING gin (meta jsonb_path_ops) WHERE score > 1;
+ALTER TABLE lessons ADD COLUMN c int NOT NULL DEFAULT 0, ALTER COLUMN title TYPE text USING title::text,
+  ADD CONSTRAINT fk FOREIGN KEY (c) REFERENCES x (id) NOT VALID, ALTER COLUMN c SET NOT NULL,
+  DROP COLUMN IF EXISTS old CASCADE, VALIDATE CONSTRAINT fk;
+ALTER TABLE lessons RENAME COLUMN a TO b;
+ALTER TABLE lessons RENAME TO courses;
+ALTER TABLE lessons ENABLE ROW LEVEL SECURITY;
+ALTER TABLE lessons FORCE ROW LEVEL SECURITY;
+CREATE POLICY own ON lessons AS PERMISSIVE FOR UPDATE TO authenticated
+  USING ((select auth.uid()) = student_id) WITH CHECK (true);
+GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO PUBLIC, anon;
+REVOKE ALL ON lessons FROM anon;
+CREATE TYPE mood AS ENUM ('a', 'b');
+ALTER TYPE mood ADD VALUE IF NOT EXISTS 'c' AFTER 'b';
+CREATE OR REPLACE FUNCTION f(a int, OUT b int) RETURNS SETOF record LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = '' AS $$ BEGIN RETURN QUERY SELECT 1; END $$;
+CREATE TRIGGER t BEFORE UPDATE ON lessons FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*) EXECUTE FUNCTION f();
+WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 5)
+  UPDATE lessons l SET score = r.n FROM r WHERE l.id = r.n RETURNING l.*;
+DELETE FROM lessons WHERE id = ANY(ARRAY[1, 2]) AND meta ->> 'k' IS NOT NULL;
+INSERT INTO lessons (id, title) VALUES (1, E'it\\'s'), (2, $q$a;b$q$)
+  ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title WHERE lessons.title <> EXCLUDED.title;
+SELECT count(*) FILTER (WHERE x) OVER (PARTITION BY y ORDER BY z ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+  FROM t TABLESAMPLE SYSTEM (10) LIMIT 5 OFFSET 2 FOR UPDATE SKIP LOCKED;
+SET lock_timeout = '5s';
+SET LOCAL statement_timeout TO 1000;
+DO $$ BEGIN PERFORM 1; END $$;
+CREATE SEQUENCE s START 10 INCREMENT BY 2 OWNED BY lessons.id;
+CREATE MATERIALIZED VIEW mv AS SELECT * FROM lessons WITH NO DATA;
+REFRESH MATERIALIZED VIEW CONCURRENTLY mv;
+COMMENT ON COLUMN lessons.title IS 'the title';
+DROP TABLE IF EXISTS a, b CASCADE;
+DROP INDEX CONCURRENTLY IF EXISTS ix;
+CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA extensions;
+BEGIN ISOLATION LEVEL SERIALIZABLE;
+COMMIT AND CHAIN;
+VACUUM (ANALYZE, VERBOSE) lessons;
+LOCK TABLE lessons IN ACCESS EXCLUSIVE MODE NOWAIT;
+"""
