@@ -268,3 +268,42 @@ def test_a_second_run_on_the_same_feature_is_refused_while_the_first_holds_the_l
         _replay(example, "fault-refusal", pg_url)
     assert _state(example) == before
     assert "042-lesson-progress-migrations" not in git.Repo(example).branches
+
+
+def test_a_feature_that_needs_no_database_change_ends_at_once_with_exit_0(
+    example: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)  # no key is needed to say there is nothing to do
+    fixture = Path(__file__).resolve().parent / "fixtures" / "specs" / "031-no-data-model"
+    shutil.copytree(fixture, example / "specs" / "031-no-data-model")
+    before = _state(example)
+    code = main(["migrations", "specs/031-no-data-model", "--repo", str(example), "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["status"] == "no-change" and data["branch"] is None
+    assert data["message"]  # the reason the bundle gave
+    assert _state(example) == before
+
+
+def test_ctrl_c_mid_run_leaves_no_commit_no_branch_and_no_worktree(
+    example: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchestrator.agent import anthropic_model
+
+    real_send = anthropic_model.AnthropicModel.send
+    calls = []
+
+    def interrupted_send(self, system, messages, tools):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 4:  # after the agent wrote its files, before its submit is answered
+            raise KeyboardInterrupt
+        return real_send(self, system, messages, tools)
+
+    monkeypatch.setattr(anthropic_model.AnthropicModel, "send", interrupted_send)
+    before = _state(example)
+    with pytest.raises(KeyboardInterrupt):
+        _replay(example, "042-lesson-progress", pg_url)
+    handle = git.Repo(example)
+    assert "042-lesson-progress-migrations" not in handle.branches
+    assert len(handle.git.worktree("list").splitlines()) == 1
+    assert not list((Path(handle.git_dir) / "delegate" / "worktrees").glob("*"))
+    assert _state(example) == before
