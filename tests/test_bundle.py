@@ -160,7 +160,7 @@ def test_example_token_counts_add_up(example: Bundle) -> None:
 def test_suggested_revision_id_is_derived_and_passes_the_placeholder_rule(example: Bundle) -> None:
     rid = example.suggested_revision_id
     assert re.fullmatch(r"[0-9a-f]{12}", rid)
-    assert placeholder_reason(rid, numeric_convention=False) is None
+    assert placeholder_reason(rid) is None
     assert rid != BASE_REVISION
     assert rid == suggest_revision_id("042-lesson-progress", [BASE_REVISION])
     assert suggest_revision_id("042-lesson-progress", [SOLUTION_REVISION]) != rid  # another head, another id
@@ -170,7 +170,7 @@ def test_suggested_revision_id_is_derived_and_passes_the_placeholder_rule(exampl
 def test_suggest_revision_id_skips_ids_the_history_holds() -> None:
     first = suggest_revision_id("f", ["h"])
     second = suggest_revision_id("f", ["h"], taken={first})
-    assert second != first and placeholder_reason(second, numeric_convention=False) is None
+    assert second != first and placeholder_reason(second) is None
 
 
 def test_the_same_feature_in_another_folder_gives_the_same_bundle_and_prompts(example: Bundle, tmp_path: Path) -> None:
