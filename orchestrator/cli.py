@@ -5,8 +5,8 @@ the command a CI gate and an agent's repair loop run again and again, is parsed 
 and pydantic, whose import costs more than the static check of a feature. Anything this parser does not fully
 understand (help, an unknown option, a value typer would reject or convert) goes to typer, which owns usage
 errors and help; tests/test_cli_fast.py proves that both parse every plain form alike. What it buys is measured by
-benchmarks/cli_startup.py: typer's path costs `delegate check --static-only one.sql` 0.15 s more CPU (0.39 s
-against 0.24 s, +63%), most of it importing typer and the pydantic that typer's adapters bring.
+benchmarks/cli_startup.py: typer's path costs `delegate check --static-only one.sql` 0.16 s more CPU (0.38 s
+against 0.22 s, +71%), most of it importing typer and the pydantic that typer's adapters bring.
 """
 
 from __future__ import annotations
