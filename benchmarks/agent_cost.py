@@ -63,6 +63,7 @@ def measure(name: str, database_url: str | None) -> dict[str, object]:
         "setup_s": round(timings.setup_s, 2),
         "model_s": round(timings.model_s, 3),
         "publish_s": round(timings.publish_s, 2),
+        "teardown_s": round(max(timings.total_s - timings.setup_s - timings.loop_s, 0.0), 2),
         "own_ms_per_turn": round(1000 * timings.own_s / turns, 1),
         "judge_calls": timings.judge_calls,
         "judge_s_per_check": round(timings.judge_s / timings.judge_calls, 2) if timings.judge_calls else None,

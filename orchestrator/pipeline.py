@@ -63,6 +63,7 @@ class Timings:
 
     total_s: float = 0.0
     setup_s: float = 0.0  # worktree, judge and server start, up to the first request
+    loop_s: float = 0.0  # the rounds: the agent's turns, its tools, the checks, the repairs, the publishing
     model_s: float = 0.0
     model_calls: int = 0
     judge_s: float = 0.0
@@ -71,12 +72,14 @@ class Timings:
 
     @property
     def own_s(self) -> float:
-        return max(self.total_s - self.setup_s - self.model_s - self.judge_s - self.publish_s, 0.0)
+        """The orchestrator's own time in the rounds: without the model, the checks and the publishing."""
+        return max(self.loop_s - self.model_s - self.judge_s - self.publish_s, 0.0)
 
     def to_dict(self) -> dict[str, float | int]:
         return {
             "total_s": round(self.total_s, 3),
             "setup_s": round(self.setup_s, 3),
+            "loop_s": round(self.loop_s, 3),
             "model_s": round(self.model_s, 3),
             "model_calls": self.model_calls,
             "judge_s": round(self.judge_s, 3),
@@ -252,41 +255,45 @@ def _delegate(
             result.progress = loop.progress
             content: list[dict[str, Any]] = [{"type": "text", "text": render_task_prompt(bundle)}]
             result.timings.setup_s = time.perf_counter() - started
-            for round_no in range(1, options.max_rounds + 2):
-                say("round", round_no)
-                done = loop.run(content)
-                say("judging", round_no)
-                report = check()
-                summary = report.summary
-                blocking = sorted({f.rule for f in report.findings if f.severity.value == "error"})
-                result.rounds.append(
-                    RoundResult(round_no, done.summary, summary.errors, summary.warnings, summary.infos, blocking)
-                )
-                result.report = report
-                trajectory.event(
-                    "judged",
-                    round=round_no,
-                    errors=summary.errors,
-                    warnings=summary.warnings,
-                    infos=summary.infos,
-                    blocking_rules=blocking,
-                )
-                say("judged", (round_no, report))
-                if not report.blocking:
-                    publishing = time.perf_counter()
-                    body = _publish(workspace, cfg, report, bundle, model_id, branch, result)
-                    result.files = workspace.written()
-                    result.commit = workspace.commit(_commit_message(bundle, result, model_id, options, body))
-                    result.timings.publish_s = time.perf_counter() - publishing
-                    result.status = STATUS_COMMITTED
-                    result.message = f"committed {result.commit[:12]} on {branch}"
-                    return result
-                if round_no > options.max_rounds:
-                    break
-                content = [
-                    *done.pending,
-                    {"type": "text", "text": repair_message(report, round_no, options.max_rounds)},
-                ]
+            loop_started = time.perf_counter()
+            try:
+                for round_no in range(1, options.max_rounds + 2):
+                    say("round", round_no)
+                    done = loop.run(content)
+                    say("judging", round_no)
+                    report = check()
+                    summary = report.summary
+                    blocking = sorted({f.rule for f in report.findings if f.severity.value == "error"})
+                    result.rounds.append(
+                        RoundResult(round_no, done.summary, summary.errors, summary.warnings, summary.infos, blocking)
+                    )
+                    result.report = report
+                    trajectory.event(
+                        "judged",
+                        round=round_no,
+                        errors=summary.errors,
+                        warnings=summary.warnings,
+                        infos=summary.infos,
+                        blocking_rules=blocking,
+                    )
+                    say("judged", (round_no, report))
+                    if not report.blocking:
+                        publishing = time.perf_counter()
+                        body = _publish(workspace, cfg, report, bundle, model_id, branch, result)
+                        result.files = workspace.written()
+                        result.commit = workspace.commit(_commit_message(bundle, result, model_id, options, body))
+                        result.timings.publish_s = time.perf_counter() - publishing
+                        result.status = STATUS_COMMITTED
+                        result.message = f"committed {result.commit[:12]} on {branch}"
+                        return result
+                    if round_no > options.max_rounds:
+                        break
+                    repair = repair_message(
+                        report, round_no, options.max_rounds, root=workspace.root, writable=workspace.allowed
+                    )
+                    content = [*done.pending, {"type": "text", "text": repair}]
+            finally:
+                result.timings.loop_s = time.perf_counter() - loop_started
         result.status = STATUS_CHECKS_FAILED
         result.files = workspace.written()
         result.worktree = str(workspace.root)

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from functools import cache
 from pathlib import Path
 
-import jinja2
-
+from orchestrator.prompts import render_prompt
 from orchestrator.report import CheckReport, Finding, Severity
-from orchestrator.resources import data_dir
 
 MAX_BLOCKING = 40
 MAX_WARNINGS = 20
@@ -115,31 +112,15 @@ def repair_message(
     if not 1 <= round_no <= max_rounds:
         raise ValueError(f"repair round {round_no} is outside 1..{max_rounds}")
     blocking = sum(1 for f in report.findings if f.severity is Severity.ERROR)
-    return (
-        _templates()
-        .get_template("repair.md.j2")
-        .render(
-            round_no=round_no,
-            max_rounds=max_rounds,
-            rounds_left=max_rounds - round_no,
-            blocking=blocking,
-            findings=findings_for_agent(report, root=root, writable=writable),
-        )
-        .strip()
-        + "\n"
+    text = render_prompt(
+        "repair.md.j2",
+        round_no=round_no,
+        max_rounds=max_rounds,
+        rounds_left=max_rounds - round_no,
+        blocking=blocking,
+        findings=findings_for_agent(report, root=root, writable=writable),
     )
-
-
-@cache
-def _templates() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(data_dir("prompts")),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    return text.strip() + "\n"
 
 
 def _headline(errors: int, warnings: int) -> str:
