@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from orchestrator.checks.model import CheckContext, Rule, Violation
 from orchestrator.checks.rules._examples import revision, revision_path
+from orchestrator.lines import LineIndex
 from orchestrator.report import Severity
 
 # (what it is, pattern); group "value" (when present) is the secret part, checked against placeholders.
@@ -54,10 +55,6 @@ def _placeholder(value: str) -> bool:
     return not value or bool(_PLACEHOLDER.match(value))
 
 
-def _line_of(text: str, offset: int) -> int:
-    return text.count("\n", 0, offset) + 1
-
-
 class SecretInMigration(Rule):
     id = "secret-in-migration"
     severity = Severity.ERROR
@@ -101,13 +98,14 @@ class SecretInMigration(Rule):
             if not _may_hold_secret(text):
                 continue
             seen: set[tuple[int, str]] = set()
+            lines = LineIndex(text)
             for what, pattern in SECRET_PATTERNS:
                 for match in pattern.finditer(text):
                     value = match.groupdict().get("value")
                     if value is not None and _placeholder(value):
                         continue
                     start = match.start("value") if value is not None else match.start()
-                    line = _line_of(text, start)
+                    line = lines.line(start)
                     if (line, what) in seen:
                         continue
                     seen.add((line, what))
