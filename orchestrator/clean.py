@@ -65,15 +65,9 @@ def _held(lock: Path) -> bool:
 
 
 def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    from orchestrator.runner.process import pid_alive
+
+    return pid == os.getpid() or pid_alive(pid)
 
 
 def clean_repo(repo: Path) -> CleanResult:

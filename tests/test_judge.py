@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,6 +9,7 @@ import pytest
 from orchestrator.check import CheckOptions, Judge, run_check
 from orchestrator.pg import PostgresServer
 from orchestrator.report import CheckReport
+from tests.support.example_repo import make_example_repo
 
 ROOT = Path(__file__).resolve().parent.parent
 REVISION = "api/alembic/versions/002_lesson_progress.py"
@@ -19,15 +18,7 @@ GIT = ["git", "-c", "user.name=T", "-c", "user.email=t@example.test", "-c", "com
 
 def solved_example(tmp_path: Path) -> Path:
     """examples/cfi-app on main, the 042 solution committed on a feature branch (as an agent's worktree)."""
-    repo = tmp_path / "cfi-app"
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(ROOT / "examples" / "cfi-app", repo, ignore=ignore)
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "base"], ["checkout", "-qb", "f"]):
-        subprocess.run([*GIT, *args], cwd=repo, check=True)
-    shutil.copytree(ROOT / "examples" / "solutions" / "042-lesson-progress", repo, dirs_exist_ok=True, ignore=ignore)
-    for args in (["add", "-A"], ["commit", "-qm", "042"]):
-        subprocess.run([*GIT, *args], cwd=repo, check=True)
-    return repo
+    return make_example_repo(tmp_path, with_solution=True)
 
 
 def replace_in(path: Path, old: str, new: str) -> None:

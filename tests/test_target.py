@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,6 +9,7 @@ import pytest
 import orchestrator.feature
 from orchestrator.check import CheckOptions, run_check
 from orchestrator.target import resolve_target
+from tests.support.example_repo import make_example_repo
 
 ROOT = Path(__file__).resolve().parent.parent
 GIT = ["git", "-c", "user.name=T", "-c", "user.email=t@example.test", "-c", "commit.gpgsign=false"]
@@ -18,15 +17,8 @@ GIT = ["git", "-c", "user.name=T", "-c", "user.email=t@example.test", "-c", "com
 
 @pytest.fixture
 def feature_branch(tmp_path: Path) -> Path:
-    repo = tmp_path / "cfi-app"
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(ROOT / "examples" / "cfi-app", repo, ignore=ignore)
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "base"], ["checkout", "-qb", "f"]):
-        subprocess.run([*GIT, *args], cwd=repo, check=True)
-    shutil.copytree(ROOT / "examples" / "solutions" / "042-lesson-progress", repo, dirs_exist_ok=True, ignore=ignore)
-    for args in (["add", "-A"], ["commit", "-qm", "042"]):
-        subprocess.run([*GIT, *args], cwd=repo, check=True)
-    return repo
+    """examples/cfi-app on main, the 042 solution committed on a feature branch (as an agent's worktree)."""
+    return make_example_repo(tmp_path, with_solution=True)
 
 
 def test_the_branch_decides_revisions_and_spec_for_both_halves(feature_branch: Path) -> None:
@@ -35,7 +27,7 @@ def test_the_branch_decides_revisions_and_spec_for_both_halves(feature_branch: P
     assert target.feature_revisions == {"b7e41d09c5a2"}
     assert target.spec_guessed and target.spec is not None
     assert target.spec_folder == (feature_branch / "specs" / "042-lesson-progress").resolve()
-    assert target.changes is not None and target.changes.label == "branch f"
+    assert target.changes is not None and target.changes.label == "branch feature/042-lesson-progress"
     # The graph holds the very files the static half reads.
     assert {rf.rel for rf in target.revision_files} == {rf.rel for rf in target.graph.by_id.values()}
 
