@@ -83,7 +83,7 @@ class Judge:
     # ---- one check -----------------------------------------------------------------------------------------------
 
     def _judge(self, target: Target) -> CheckReport:
-        from orchestrator.checks.engine import apply_rule_settings, finding_order, static_findings
+        from orchestrator.checks.engine import apply_rule_settings, finding_order, no_cyclic_gc, static_findings
 
         options, cfg = target.options, target.config
         live_wanted = target.wants_live or options.stairway
@@ -98,8 +98,9 @@ class Judge:
             report.verification, live = self._live_half(target, project)
             report.findings.extend(live)
         # [tool.delegate.rules] severities and "off" apply to every finding, static and live alike: here, once.
-        report.findings = apply_rule_settings(report.findings, cfg)
-        report.findings.sort(key=finding_order)
+        with no_cyclic_gc():  # tens of thousands of findings: the collector's passes would cost more than the sort
+            report.findings = apply_rule_settings(report.findings, cfg)
+            report.findings.sort(key=finding_order)
         return report
 
     def _live_half(self, target: Target, project: AlembicProject | None) -> tuple[Verification, list[Finding]]:

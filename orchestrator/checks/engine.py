@@ -405,7 +405,7 @@ def _resolve(repo: Path, cfg: DelegateConfig, options: CheckOptions) -> Target:
 
 
 @contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
+def no_cyclic_gc() -> Iterator[None]:
     """Pause the cyclic garbage collector: a run allocates a million small acyclic objects (trees, statements,
     findings), and the collector's passes over them cost more than the parse itself. Refcounting still frees
     them; the collector resumes (and catches up) when the run ends."""
@@ -430,7 +430,7 @@ def run_static(repo: Path, cfg: DelegateConfig, options: CheckOptions) -> list[F
 def static_findings(target: Target, memo: StaticMemo | None = None) -> list[Finding]:
     """Every static finding for a resolved target, as the rules report them (severities not yet configured).
     `memo`: a judge's parses of earlier runs, reused for unchanged texts."""
-    with _no_cyclic_gc():
+    with no_cyclic_gc():
         return _static_findings(target, memo)
 
 

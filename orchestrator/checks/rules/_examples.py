@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
+from functools import lru_cache
 
 VERSIONS = "api/alembic/versions"
 
@@ -83,13 +85,24 @@ def lesson_notes_table(columns: tuple[str, ...] = ("body",)) -> str:
 def about(text: str, names: dict[str, str]) -> str:
     """A fix written for the rule's example, made about the finding's own objects: each example name in `names`
     (a whole identifier, `_` counting as a separator) becomes the real one, longest names first."""
-    import re
-
     if not names:
         return text
-    keys = sorted(names, key=len, reverse=True)
+    pieces = _pieces(text, tuple(sorted(names, key=len, reverse=True)))
+    return "".join(piece if name is None else names[name] for piece, name in pieces)
+
+
+@lru_cache(maxsize=1024)
+def _pieces(text: str, keys: tuple[str, ...]) -> tuple[tuple[str, str | None], ...]:
+    """`text` cut at every whole-identifier occurrence of `keys`: (literal, None) and ("", key) pieces. The text and
+    keys are a rule's own (a handful of fix templates), so each is cut once; a finding only joins the pieces."""
     pattern = re.compile("|".join(rf"(?<![A-Za-z0-9]){re.escape(k)}(?![A-Za-z0-9])" for k in keys))
-    return pattern.sub(lambda m: names[m.group(0)], text)
+    pieces: list[tuple[str, str | None]] = []
+    last = 0
+    for match in pattern.finditer(text):
+        pieces += [(text[last : match.start()], None), ("", match.group(0))]
+        last = match.end()
+    pieces.append((text[last:], None))
+    return tuple(pieces)
 
 
 def bare(table: str) -> str:
