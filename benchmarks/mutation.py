@@ -1,0 +1,438 @@
+"""Mutation score of the judge's core: cosmic-ray mutates one module at a time, a test selection must catch it.
+
+    python benchmarks/mutation.py [--modules suppress revisions ...] [--timeout 60] [--list]
+
+Each module runs in a throwaway copy of the repo (cosmic-ray edits the file it mutates in place), with the few
+test files that speak about it. cosmic-ray's test command asks a warm fork server in that copy to run pytest, so
+a mutant costs a fork and the tests, not an interpreter start-up and pytest's imports. Prints the kill rate per
+module and every survivor; writes benchmarks/results/mutation.json. Survivors that no test can tell apart from
+the original (equivalent mutants) are listed in EQUIVALENT with the reason and counted apart. Not part of .ci/run:
+it takes minutes per module (see "seconds" in the results file).
+
+Needs `pip install cosmic-ray` (in the dev extras) and, for the live modules, the PostgreSQL the tests use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "mutation.json"
+
+# Operators left out: a binary operator replaced by every other one (eleven each) mostly yields type errors; one
+# replacement of each kind (to + or -) keeps the signal at a fraction of the cost. Same for `is` turned into an
+# ordering, and the variable inserter/replacer, which rewrite names at random.
+EXCLUDED_OPERATORS = [
+    r"core/ReplaceBinaryOperator_\w+_(Mul|Div|FloorDiv|Mod|Pow|RShift|LShift|BitOr|BitAnd|BitXor)$",
+    r"core/ReplaceComparisonOperator_(Is|IsNot)_(Lt|LtE|Gt|GtE)$",
+    r"core/ReplaceUnaryOperator_.*",
+    r"core/Variable(Inserter|Replacer)",
+]
+
+RULES = "orchestrator/checks/rules"
+
+
+@dataclass
+class Module:
+    """One mutated module and the tests that must catch its mutants (pytest arguments, run from the repo root)."""
+
+    path: str
+    tests: list[str]
+    live: bool = False  # the tests need PostgreSQL
+    note: str = ""
+
+
+def _rule(name: str, *keywords: str, extra: tuple[str, ...] = ()) -> Module:
+    """A rule's tests: its own bad/good examples, the SQL rule tests and the extra files, all selected by its id
+    (a test that speaks about the rule names it: `pytest -k drop-column` finds them)."""
+    tests = [*extra, "tests/test_rules_examples.py", "tests/test_rules_sql.py"]
+    rule_id = name.replace("_", "-")
+    return Module(f"{RULES}/{name}.py", [*tests, "-k", " or ".join([rule_id, name, *keywords])])
+
+
+MODULES: dict[str, Module] = {
+    "suppress": Module(
+        "orchestrator/checks/suppress.py",
+        [
+            "tests/test_gaps_mutation_suppress.py",
+            "tests/test_static_suppress.py",
+            "tests/test_gaps_static.py::test_a_suppression_on_the_closing_line_of_a_sql_statement_silences_it",
+            "tests/test_gaps_static.py::test_a_suppression_on_the_closing_line_of_an_op_execute_call_silences_it",
+        ],
+    ),
+    "revisions": Module(
+        "orchestrator/revisions.py",
+        ["tests/test_gaps_mutation_revisions.py", "tests/test_rules_alembic.py"],
+    ),
+    "require_concurrent_index": _rule(
+        "require_concurrent_index", "index", extra=("tests/test_gaps_mutation_rules.py", "tests/test_gaps_static.py")
+    ),
+    "drop_table": _rule("drop_table", extra=("tests/test_gaps_mutation_rules.py",)),
+    "drop_column": _rule("drop_column", extra=("tests/test_gaps_mutation_rules.py",)),
+    "set_not_null": _rule("set_not_null", extra=("tests/test_gaps_mutation_rules.py",)),
+    "unbounded_dml": _rule("unbounded_dml", extra=("tests/test_gaps_mutation_rules.py",)),
+    "fingerprint": Module(
+        "orchestrator/verify/fingerprint.py",
+        ["tests/test_gaps_mutation_fingerprint.py", "tests/test_gaps_static.py", "-k", "fingerprint or attribute"],
+    ),
+    "seeds": Module(
+        "orchestrator/verify/seeds.py",
+        ["tests/test_gaps_live.py", "-k", "seed"],
+        live=True,
+    ),
+    "rls": Module(
+        "orchestrator/verify/rls.py",
+        ["tests/test_gaps_live.py", "-k", "leak or cells"],
+        live=True,
+    ),
+    "scratch_guard": Module(
+        "orchestrator/verify/_scratch_guard.py",
+        ["tests/test_scratch_guard.py"],
+        live=True,
+    ),
+}
+FAST = ["suppress", "revisions", "require_concurrent_index", "drop_table", "set_not_null", "unbounded_dml"]
+
+# Mutants no test can tell apart from the original: (module, operator, the mutated line's text) -> why.
+EQUIVALENT: dict[tuple[str, str, str], str] = {}
+ANNOTATION = "inside a type annotation, which `from __future__ import annotations` leaves a string never evaluated"
+
+
+def annotation_spans(source: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """(start, end) positions (line, column) of every annotation in `source`: mutants there change nothing."""
+    spans = []
+    for node in ast.walk(ast.parse(source)):
+        found: list[ast.expr | None] = []
+        if isinstance(node, ast.arg):
+            found.append(node.annotation)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            found.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            found.append(node.annotation)
+        for a in found:
+            if a is not None and a.end_lineno is not None and a.end_col_offset is not None:
+                spans.append(((a.lineno, a.col_offset), (a.end_lineno, a.end_col_offset)))
+    return spans
+
+
+def equivalent_reason(name: str, operator: str, code: str, start: tuple[int, int], annotations: list) -> str | None:
+    if any(first <= start < last for first, last in annotations):
+        return ANNOTATION
+    return EQUIVALENT.get((name, operator, code))
+
+
+# -- the warm test runner ------------------------------------------------------------------------------------------
+
+
+def serve(sock_path: str, root: str) -> None:
+    """Fork server: third-party imports done once; each request is a fresh child that imports the (mutated)
+    project from disk and runs pytest. Never imports the project itself, so every child sees the file as it is."""
+    import alembic  # noqa: F401
+    import pglast  # noqa: F401
+    import psycopg  # noqa: F401
+    import pydantic  # noqa: F401
+    import pytest
+    import sqlalchemy  # noqa: F401
+
+    sys.dont_write_bytecode = True
+    os.chdir(root)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(sock_path)
+    server.listen(1)
+    while True:
+        conn, _ = server.accept()
+        with conn:
+            request = json.loads(conn.makefile("r").readline())
+            if request.get("stop"):
+                return
+            pid = os.fork()
+            if pid == 0:  # the child: its own process group, so a timeout takes its subprocesses too
+                os.setsid()
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 1)
+                os.dup2(devnull, 2)
+                sys.path.insert(0, root)
+                code = pytest.main(["-x", "-q", "-p", "no:cacheprovider", *request["args"]])
+                os._exit(int(code))
+            deadline = time.monotonic() + float(request["timeout"])
+            status = None
+            while time.monotonic() < deadline:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    break
+                time.sleep(0.02)
+            else:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                status = None
+            code = os.waitstatus_to_exitcode(status) if status is not None else 124
+            conn.sendall(f"{code}\n".encode())
+
+
+def ask(sock_path: str, timeout: float, args: list[str]) -> int:
+    """cosmic-ray's test command: one pytest run in the fork server; exit code 0 = the mutant survived."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.connect(sock_path)
+        conn.sendall((json.dumps({"args": args, "timeout": timeout}) + "\n").encode())
+        reply = conn.makefile("r").readline().strip()
+    return int(reply or 1)
+
+
+@contextlib.contextmanager
+def fork_server(root: Path) -> Iterator[str]:
+    sock_path = str(root / ".mutation.sock")
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", sock_path, "--root", str(root)], env=env)
+    try:
+        for _ in range(600):
+            if os.path.exists(sock_path):
+                break
+            time.sleep(0.05)
+        yield sock_path
+    finally:
+        with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.connect(sock_path)
+            conn.sendall(b'{"stop": true}\n')
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# -- one module --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Survivor:
+    line: int
+    operator: str
+    code: str  # the original line
+    occurrence: int
+    equivalent: str | None = None
+
+
+@dataclass
+class ModuleResult:
+    name: str
+    path: str
+    tests: list[str]
+    mutants: int = 0
+    killed: int = 0
+    timeouts: int = 0
+    skipped: int = 0
+    incompetent: int = 0
+    survivors: list[Survivor] = field(default_factory=list)
+    seconds: float = 0.0
+    baseline_seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def equivalent(self) -> int:
+        return sum(1 for s in self.survivors if s.equivalent)
+
+    @property
+    def kill_rate(self) -> float | None:
+        """Killed / (mutants that ran, less the equivalent ones)."""
+        judged = self.killed + len(self.survivors) - self.equivalent
+        return round(self.killed / judged, 4) if judged else None
+
+
+def _copy_repo(dest: Path) -> None:
+    ignore = shutil.ignore_patterns(".git", "__pycache__", "*.pyc", ".mypy_cache", ".ruff_cache", ".pytest_cache")
+    for item in ("orchestrator", "tests", "examples", "prompts", "agents", "docs", "pyproject.toml"):
+        src = ROOT / item
+        if src.is_dir():
+            shutil.copytree(src, dest / item, ignore=ignore)
+        elif src.exists():
+            shutil.copy2(src, dest / item)
+
+
+def _cosmic(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+
+
+def run_module(name: str, module: Module, timeout: float) -> ModuleResult:
+    result = ModuleResult(name=name, path=module.path, tests=module.tests)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix=f"delegate-mutation-{name}-") as tmp:
+        root = Path(tmp)
+        _copy_repo(root)
+        with fork_server(root) as sock:
+            t0 = time.monotonic()
+            if ask(sock, timeout * 4, module.tests) != 0:
+                result.error = "the test selection fails on the unmutated code"
+                return result
+            result.baseline_seconds = round(time.monotonic() - t0, 2)
+            command = " ".join(
+                [sys.executable, str(Path(__file__).resolve()), "--ask", sock, "--timeout", str(timeout), "--"]
+                + [f"'{a}'" if " " in a else a for a in module.tests]
+            )
+            config = root / "cosmic-ray.toml"
+            config.write_text(
+                "[cosmic-ray]\n"
+                f'module-path = "{module.path}"\n'
+                f"timeout = {timeout + 15}\n"
+                "excluded-modules = []\n"
+                f"test-command = {json.dumps(command)}\n"
+                '[cosmic-ray.distributor]\nname = "local"\n'
+                "[cosmic-ray.filters.operators-filter]\n"
+                f"exclude-operators = {json.dumps(EXCLUDED_OPERATORS)}\n",
+                encoding="utf-8",
+            )
+            db = root / "session.sqlite"
+            for step in (
+                ["cosmic-ray", "init", str(config), str(db)],
+                ["cr-filter-operators", str(db), str(config)],
+                ["cosmic-ray", "exec", str(config), str(db)],
+            ):
+                done = _cosmic(step, root)
+                if done.returncode != 0:
+                    result.error = f"{step[0]} {step[1]} failed: {(done.stderr or done.stdout)[-500:]}"
+                    return result
+            dump = _cosmic(["cosmic-ray", "dump", str(db)], root).stdout
+        text = (ROOT / module.path).read_text(encoding="utf-8")
+        source, annotations = text.splitlines(), annotation_spans(text)
+        for line in dump.splitlines():
+            item, outcome = json.loads(line)
+            mutation = item["mutations"][0]
+            result.mutants += 1
+            if outcome is None:
+                continue
+            if outcome.get("worker_outcome") == "skipped":
+                result.skipped += 1
+                continue
+            if outcome.get("worker_outcome") != "normal":
+                result.incompetent += 1
+                continue
+            if outcome.get("test_outcome") == "killed":
+                result.killed += 1
+                if (outcome.get("output") or "").strip() == "timeout":
+                    result.timeouts += 1
+                continue
+            if outcome.get("test_outcome") == "incompetent":
+                result.incompetent += 1
+                continue
+            lineno = mutation["start_pos"][0]
+            code = source[lineno - 1].strip() if lineno <= len(source) else ""
+            operator = mutation["operator_name"]
+            result.survivors.append(
+                Survivor(
+                    line=lineno,
+                    operator=operator,
+                    code=code,
+                    occurrence=mutation["occurrence"],
+                    equivalent=equivalent_reason(name, operator, code, tuple(mutation["start_pos"]), annotations),
+                )
+            )
+    result.mutants -= result.skipped
+    result.survivors.sort(key=lambda s: (s.line, s.operator))
+    result.seconds = round(time.monotonic() - started, 1)
+    return result
+
+
+def as_json(result: ModuleResult) -> dict[str, object]:
+    return {
+        "module": result.path,
+        "tests": result.tests,
+        "mutants": result.mutants,
+        "killed": result.killed,
+        "timeouts": result.timeouts,
+        "incompetent": result.incompetent,
+        "survived": len(result.survivors),
+        "equivalent": result.equivalent,
+        "kill_rate": result.kill_rate,
+        "seconds": result.seconds,
+        "baseline_seconds": result.baseline_seconds,
+        "error": result.error,
+        "survivors": [
+            {"line": s.line, "operator": s.operator, "code": s.code, "occurrence": s.occurrence}
+            | ({"equivalent": s.equivalent} if s.equivalent else {})
+            for s in result.survivors
+        ],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--modules", nargs="*", default=None, help=f"names from MODULES (default: {' '.join(FAST)})")
+    parser.add_argument("--all", action="store_true", help="every module, the live ones included")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per mutant's test run")
+    parser.add_argument("--list", action="store_true", help="list the modules and their tests")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--root", help=argparse.SUPPRESS)
+    parser.add_argument("--ask", help=argparse.SUPPRESS)
+    parser.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        serve(args.serve, args.root)
+        return 0
+    if args.ask:
+        return ask(args.ask, args.timeout, args.rest)
+    if args.list:
+        for name, module in MODULES.items():
+            print(f"{name:26} {module.path}  <- {' '.join(module.tests)}")
+        return 0
+    if shutil.which("cosmic-ray") is None:
+        print("cosmic-ray is not installed: pip install cosmic-ray", file=sys.stderr)
+        return 2
+    names = list(MODULES) if args.all else (args.modules or FAST)
+    unknown = [n for n in names if n not in MODULES]
+    if unknown:
+        print(f"unknown modules: {' '.join(unknown)} (see --list)", file=sys.stderr)
+        return 2
+    previous = json.loads(args.out.read_text()) if args.out.exists() else {"modules": {}}
+    results: dict[str, object] = dict(previous.get("modules", {}))
+    for name in names:
+        result = run_module(name, MODULES[name], args.timeout)
+        results[name] = as_json(result)
+        rate = f"{result.kill_rate:.1%}" if result.kill_rate is not None else "n/a"
+        print(
+            f"{name:26} {rate:>7} killed {result.killed}/{result.mutants - result.equivalent}"
+            f" (equivalent {result.equivalent}, timeouts {result.timeouts}) in {result.seconds:.0f} s"
+            + (f"  ERROR: {result.error}" if result.error else ""),
+            flush=True,
+        )
+        for s in result.survivors:
+            mark = f"  [equivalent: {s.equivalent}]" if s.equivalent else ""
+            print(f"    survived {module_short(result.path)}:{s.line} {s.operator}  {s.code}{mark}")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(
+            json.dumps(
+                {
+                    "tool": "cosmic-ray",
+                    "excluded_operators": EXCLUDED_OPERATORS,
+                    "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+                    "modules": results,
+                },
+                indent=2,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+    return 0
+
+
+def module_short(path: str) -> str:
+    return path.removeprefix("orchestrator/")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
