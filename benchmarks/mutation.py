@@ -105,10 +105,29 @@ MODULES: dict[str, Module] = {
         live=True,
     ),
 }
-FAST = ["suppress", "revisions", "require_concurrent_index", "drop_table", "set_not_null", "unbounded_dml"]
+FAST = [
+    "suppress",
+    "revisions",
+    "require_concurrent_index",
+    "drop_table",
+    "unbounded_dml",
+    "set_not_null",
+    "drop_column",
+    "fingerprint",
+]
 
 # Mutants no test can tell apart from the original: (module, operator, the mutated line's text) -> why.
-EQUIVALENT: dict[tuple[str, str, str], str] = {}
+_ENUM_IS = "pglast gives enum members, which are singletons: `is not` and `!=` agree on them"
+EQUIVALENT: dict[tuple[str, str, str], str] = {
+    (
+        "suppress",
+        "core/ReplaceOrWithAnd",
+        "if file is None or line is None:",
+    ): "with only one of them None the lookup below finds nothing either (no file is None, no line is None)",
+    ("drop_table", "core/ReplaceComparisonOperator_NotEq_IsNot", "if node.removeType != ObjectType.OBJECT_TABLE:"): (
+        _ENUM_IS
+    ),
+}
 ANNOTATION = "inside a type annotation, which `from __future__ import annotations` leaves a string never evaluated"
 
 
@@ -263,9 +282,17 @@ def _copy_repo(dest: Path) -> None:
             shutil.copy2(src, dest / item)
 
 
-def _cosmic(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+def _cosmic(args: list[str], cwd: Path) -> tuple[int, str, str]:
+    """One cosmic-ray command in the copy; stopped with us (a SIGTERM to this script reaches it in `finally`)."""
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate()
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait()
+    return proc.returncode, out, err
 
 
 def run_module(name: str, module: Module, timeout: float) -> ModuleResult:
@@ -302,11 +329,11 @@ def run_module(name: str, module: Module, timeout: float) -> ModuleResult:
                 ["cr-filter-operators", str(db), str(config)],
                 ["cosmic-ray", "exec", str(config), str(db)],
             ):
-                done = _cosmic(step, root)
-                if done.returncode != 0:
-                    result.error = f"{step[0]} {step[1]} failed: {(done.stderr or done.stdout)[-500:]}"
+                rc, out, err = _cosmic(step, root)
+                if rc != 0:
+                    result.error = f"{step[0]} {step[1]} failed: {(err or out)[-500:]}"
                     return result
-            dump = _cosmic(["cosmic-ray", "dump", str(db)], root).stdout
+            dump = _cosmic(["cosmic-ray", "dump", str(db)], root)[1]
         text = (ROOT / module.path).read_text(encoding="utf-8")
         source, annotations = text.splitlines(), annotation_spans(text)
         for line in dump.splitlines():
@@ -398,11 +425,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"unknown modules: {' '.join(unknown)} (see --list)", file=sys.stderr)
         return 2
-    previous = json.loads(args.out.read_text()) if args.out.exists() else {"modules": {}}
-    results: dict[str, object] = dict(previous.get("modules", {}))
+    signal.signal(signal.SIGTERM, _stop)
     for name in names:
         result = run_module(name, MODULES[name], args.timeout)
-        results[name] = as_json(result)
         rate = f"{result.kill_rate:.1%}" if result.kill_rate is not None else "n/a"
         print(
             f"{name:26} {rate:>7} killed {result.killed}/{result.mutants - result.equivalent}"
@@ -413,21 +438,41 @@ def main(argv: list[str] | None = None) -> int:
         for s in result.survivors:
             mark = f"  [equivalent: {s.equivalent}]" if s.equivalent else ""
             print(f"    survived {module_short(result.path)}:{s.line} {s.operator}  {s.code}{mark}")
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(
-            json.dumps(
-                {
-                    "tool": "cosmic-ray",
-                    "excluded_operators": EXCLUDED_OPERATORS,
-                    "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
-                    "modules": results,
-                },
-                indent=2,
-            )
-            + "\n",
-            encoding="utf-8",
-        )
+        save(args.out, name, as_json(result))
     return 0
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # runs the `finally` blocks: the copy, the fork server, cosmic-ray stop
+
+
+def save(out: Path, name: str, module: dict[str, object]) -> None:
+    """Update one module's entry of the results file (two runs of this script may share it: a lock)."""
+    import fcntl
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(Path(tempfile.gettempdir()) / "delegate-mutation.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        previous = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
+        modules = dict(previous.get("modules", {}))
+        modules[name] = module
+        document = {
+            "tool": f"cosmic-ray {_cosmic_version()}",
+            "command": "python benchmarks/mutation.py --modules NAME... (see --list)",
+            "excluded_operators": EXCLUDED_OPERATORS,
+            "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+            "modules": dict(sorted(modules.items())),
+        }
+        out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
+
+def _cosmic_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("cosmic-ray")
+    except PackageNotFoundError:
+        return "?"
 
 
 def module_short(path: str) -> str:
