@@ -96,7 +96,7 @@ MODULES: dict[str, Module] = {
     ),
     "rls": Module(
         "orchestrator/verify/rls.py",
-        ["tests/test_gaps_live.py", "-k", "leak or cells"],
+        ["tests/test_gaps_mutation_rls.py", "tests/test_gaps_live.py", "-k", "rls or leak or cells"],
         live=True,
     ),
     "scratch_guard": Module(

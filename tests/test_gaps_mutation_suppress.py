@@ -73,3 +73,9 @@ def test_attach_goes_on_after_a_file_without_comments() -> None:
     quiet, loud = statement("a.sql", 1, 1), statement("b.sql", 1, 1)
     index.attach([quiet, loud])
     assert loud[0].suppressed == frozenset({"r-a"})
+
+
+def test_a_comment_on_the_first_line_silences_the_statement_down_to_its_last_line() -> None:
+    index = index_of({"m.sql": "CREATE TABLE a ( -- delegate: ignore r-a -- why\n  id int\n);\nSELECT 2;\n"})
+    index.attach([statement("m.sql", 1, 3), statement("m.sql", 4, 4)])
+    assert [line for line in range(1, 6) if index.silences("r-a", "m.sql", line)] == [1, 2, 3]
