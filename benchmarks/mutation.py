@@ -44,6 +44,7 @@ EXCLUDED_OPERATORS = [
 ]
 
 RULES = "orchestrator/checks/rules"
+TIMED_OUT = 124  # the fork server's exit code for a test run it ended at the timeout
 
 
 @dataclass
@@ -91,7 +92,7 @@ MODULES: dict[str, Module] = {
     ),
     "seeds": Module(
         "orchestrator/verify/seeds.py",
-        ["tests/test_gaps_live.py", "-k", "seed"],
+        ["tests/test_gaps_mutation_seeds.py", "tests/test_gaps_live.py", "-k", "seed"],
         live=True,
     ),
     "rls": Module(
@@ -199,7 +200,7 @@ def serve(sock_path: str, root: str) -> None:
                     os.killpg(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
                 status = None
-            code = os.waitstatus_to_exitcode(status) if status is not None else 124
+            code = os.waitstatus_to_exitcode(status) if status is not None else TIMED_OUT
             conn.sendall(f"{code}\n".encode())
 
 
@@ -259,6 +260,7 @@ class ModuleResult:
     survivors: list[Survivor] = field(default_factory=list)
     seconds: float = 0.0
     baseline_seconds: float = 0.0
+    timeout: float = 0.0
     error: str | None = None
 
     @property
@@ -295,7 +297,9 @@ def _cosmic(args: list[str], cwd: Path) -> tuple[int, str, str]:
     return proc.returncode, out, err
 
 
-def run_module(name: str, module: Module, timeout: float) -> ModuleResult:
+def run_module(name: str, module: Module, timeout: float | None) -> ModuleResult:
+    """`timeout`: seconds per mutant's test run; None: four times the unmutated run, at least 20 s (a mutant
+    that loops forever is killed by it, and costs that much)."""
     result = ModuleResult(name=name, path=module.path, tests=module.tests)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=f"delegate-mutation-{name}-") as tmp:
@@ -303,10 +307,12 @@ def run_module(name: str, module: Module, timeout: float) -> ModuleResult:
         _copy_repo(root)
         with fork_server(root) as sock:
             t0 = time.monotonic()
-            if ask(sock, timeout * 4, module.tests) != 0:
+            if ask(sock, 600, module.tests) != 0:
                 result.error = "the test selection fails on the unmutated code"
                 return result
             result.baseline_seconds = round(time.monotonic() - t0, 2)
+            timeout = timeout or max(20.0, round(4 * result.baseline_seconds))
+            result.timeout = timeout
             command = " ".join(
                 [sys.executable, str(Path(__file__).resolve()), "--ask", sock, "--timeout", str(timeout), "--"]
                 + [f"'{a}'" if " " in a else a for a in module.tests]
@@ -387,6 +393,7 @@ def as_json(result: ModuleResult) -> dict[str, object]:
         "kill_rate": result.kill_rate,
         "seconds": result.seconds,
         "baseline_seconds": result.baseline_seconds,
+        "timeout_per_mutant": result.timeout,
         "error": result.error,
         "survivors": [
             {"line": s.line, "operator": s.operator, "code": s.code, "occurrence": s.occurrence}
@@ -400,7 +407,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--modules", nargs="*", default=None, help=f"names from MODULES (default: {' '.join(FAST)})")
     parser.add_argument("--all", action="store_true", help="every module, the live ones included")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per mutant's test run")
+    parser.add_argument(
+        "--timeout", type=float, default=None, help="seconds per mutant (default: 4 x the unmutated run, >= 20)"
+    )
     parser.add_argument("--list", action="store_true", help="list the modules and their tests")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--serve", help=argparse.SUPPRESS)
@@ -412,7 +421,10 @@ def main(argv: list[str] | None = None) -> int:
         serve(args.serve, args.root)
         return 0
     if args.ask:
-        return ask(args.ask, args.timeout, args.rest)
+        code = ask(args.ask, args.timeout or 600, args.rest)
+        if code == TIMED_OUT:
+            print("timeout")  # what cosmic-ray itself records for a test run it had to kill
+        return code
     if args.list:
         for name, module in MODULES.items():
             print(f"{name:26} {module.path}  <- {' '.join(module.tests)}")
