@@ -118,6 +118,10 @@ FAST = [
 ]
 
 # Mutants no test can tell apart from the original: (module, operator, the mutated line's text) -> why.
+_KEYS_SORT = (
+    "only the four REVISION_KEYS reach this test, and none left at this point sorts above the one compared with"
+)
+_INTERNED = "ast gives identifiers as interned strings, as are string constants: `is` and `==` agree on them"
 _ENUM_IS = "pglast gives enum members, which are singletons: `is not` and `!=` agree on them"
 EQUIVALENT: dict[tuple[str, str, str], str] = {
     (
@@ -128,6 +132,15 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
     ("drop_table", "core/ReplaceComparisonOperator_NotEq_IsNot", "if node.removeType != ObjectType.OBJECT_TABLE:"): (
         _ENUM_IS
     ),
+    ("revisions", "core/ReplaceComparisonOperator_Eq_GtE", 'if target.id == "revision":'): _KEYS_SORT,
+    ("revisions", "core/ReplaceComparisonOperator_Eq_GtE", 'elif target.id == "down_revision":'): _KEYS_SORT,
+    ("revisions", "core/ReplaceComparisonOperator_Eq_Is", 'if target.id == "revision":'): _INTERNED,
+    ("revisions", "core/ReplaceComparisonOperator_Eq_Is", 'elif target.id == "down_revision":'): _INTERNED,
+    (
+        "revisions",
+        "core/ReplaceComparisonOperator_Eq_LtE",
+        "ready = sorted(r for r, d in indegree.items() if d == 0)",
+    ): ("an in-degree counts parents and is never below 0: `<= 0` and `== 0` agree"),
 }
 ANNOTATION = "inside a type annotation, which `from __future__ import annotations` leaves a string never evaluated"
 

@@ -165,3 +165,14 @@ def test_from_folder_reads_every_revision(tmp_path: Path) -> None:
     (tmp_path / "v" / "b.py").write_text(source("b", "a"))
     g = RevisionGraph.from_folder(tmp_path / "v", repo=tmp_path)
     assert g.heads == ["b"] and g.by_id["b"].rel == "v/b.py"
+
+
+def test_a_file_with_a_nul_byte_is_a_syntax_error_on_line_1() -> None:
+    rf = parse_revision_source('revision = "a"\n\0\n', path=Path("x.py"), rel="x.py")
+    assert rf.syntax_error == (1, "source code string cannot contain null bytes")
+
+
+def test_revision_files_named_with_digits_or_capitals_are_found(tmp_path: Path) -> None:
+    for rel in ("0001_base.py", "Z_upper.py", "__init__.py"):
+        (tmp_path / rel).write_text("")
+    assert [p.name for p in revision_files_in(tmp_path)] == ["0001_base.py", "Z_upper.py"]
