@@ -102,7 +102,7 @@ MODULES: dict[str, Module] = {
     ),
     "scratch_guard": Module(
         "orchestrator/verify/_scratch_guard.py",
-        ["tests/test_scratch_guard.py"],
+        ["tests/test_gaps_mutation_scratch_guard.py", "tests/test_scratch_guard.py"],
         live=True,
     ),
 }
