@@ -122,6 +122,7 @@ _KEYS_SORT = (
     "only the four REVISION_KEYS reach this test, and none left at this point sorts above the one compared with"
 )
 _INTERNED = "ast gives identifiers as interned strings, as are string constants: `is` and `==` agree on them"
+_INDEGREE = "an in-degree counts a revision's parents not yet placed and never goes below 0: `<= 0` is `== 0`"
 _ENUM_IS = "pglast gives enum members, which are singletons: `is not` and `!=` agree on them"
 EQUIVALENT: dict[tuple[str, str, str], str] = {
     (
@@ -140,7 +141,8 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "revisions",
         "core/ReplaceComparisonOperator_Eq_LtE",
         "ready = sorted(r for r, d in indegree.items() if d == 0)",
-    ): ("an in-degree counts parents and is never below 0: `<= 0` and `== 0` agree"),
+    ): _INDEGREE,
+    ("revisions", "core/ReplaceComparisonOperator_Eq_LtE", "if indegree[kid] == 0:"): _INDEGREE,
 }
 ANNOTATION = "inside a type annotation, which `from __future__ import annotations` leaves a string never evaluated"
 

@@ -176,3 +176,17 @@ def test_revision_files_named_with_digits_or_capitals_are_found(tmp_path: Path) 
     for rel in ("0001_base.py", "Z_upper.py", "__init__.py"):
         (tmp_path / rel).write_text("")
     assert [p.name for p in revision_files_in(tmp_path)] == ["0001_base.py", "Z_upper.py"]
+
+
+def test_a_chained_assignment_of_ids_that_are_not_literals_leaves_both_unresolved() -> None:
+    rf = rev_file("c3", None, "down_revision = branch_labels = make()")
+    assert rf.unresolved == ["down_revision", "branch_labels"]
+
+
+def test_a_revision_given_as_a_list_takes_its_first_id() -> None:
+    assert rev_file("x", None, 'revision = ["first", "second"]').revision == "first"
+
+
+def test_a_file_without_a_revision_does_not_hide_the_files_after_it() -> None:
+    g = RevisionGraph([rev_file(None), rev_file("a", None), rev_file("b", "a")])
+    assert g.heads == ["b"] and sorted(g.by_id) == ["a", "b"]

@@ -29,6 +29,7 @@ def test_line_of_a_position() -> None:
     assert _line_of(text, None) is None and _line_of(text, 0) is None
     assert _line_of(text, 1) == 1 and _line_of(text, 10) == 1 and _line_of(text, 11) == 2
     assert _line_of(text, text.index("SELEC 3") + 1) == 3
+    assert _line_of("\n\nSELEC 3;", 3) == 3 and _line_of("\nX", 1) == 1
 
 
 def write(tmp_path: Path, name: str, text: str) -> tuple[Path, str]:
@@ -130,7 +131,8 @@ def test_counts_that_fall_or_tables_that_appear_on_the_second_run_are_changes(
         tmp_path,
         "020_appears.sql",
         "DO $$ BEGIN IF to_regclass('public.first_done') IS NOT NULL THEN\n"
-        "  CREATE TABLE public.second_run AS SELECT 1 AS id; END IF; END $$;\n"
+        "  CREATE TABLE public.second_run AS SELECT 1 AS id; CREATE TABLE public.second_empty (id int);\n"
+        "END IF; END $$;\n"
         "CREATE TABLE IF NOT EXISTS public.first_done (id int);\n",
     )
     with psycopg.connect(scratch_db.url, autocommit=True) as conn:
