@@ -123,6 +123,10 @@ _KEYS_SORT = (
 )
 _INTERNED = "ast gives identifiers as interned strings, as are string constants: `is` and `==` agree on them"
 _INDEGREE = "an in-degree counts a revision's parents not yet placed and never goes below 0: `<= 0` is `== 0`"
+_INTERNED_ROLE = "an Actor's role is the interned literal it was built from: `is` and `==` agree on it"
+_AUTHENTICATED_SORTS = "service_role returned above; of anon and authenticated only authenticated sorts at or above it"
+_DELETE_OWN = 'if actor.role == "authenticated" and owned and action == "delete_own":'
+_OWN = 'if actor.role == "authenticated" and owned and action.endswith("_own"):'
 _ENUM_IS = "pglast gives enum members, which are singletons: `is not` and `!=` agree on them"
 EQUIVALENT: dict[tuple[str, str, str], str] = {
     (
@@ -143,6 +147,21 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "ready = sorted(r for r, d in indegree.items() if d == 0)",
     ): _INDEGREE,
     ("revisions", "core/ReplaceComparisonOperator_Eq_LtE", "if indegree[kid] == 0:"): _INDEGREE,
+    ("rls", "core/NumberReplacer", "return bool(row and row[0])"): "the query selects one column: row[-1] is row[0]",
+    ("rls", "core/ReplaceComparisonOperator_Eq_GtE", 'if actor.role == "service_role":'): (
+        "the roles are anon, authenticated and service_role: none sorts above service_role"
+    ),
+    ("rls", "core/ReplaceComparisonOperator_Eq_Is", 'if actor.role == "service_role":'): _INTERNED_ROLE,
+    ("rls", "core/ReplaceComparisonOperator_Eq_Is", _DELETE_OWN): _INTERNED_ROLE,
+    ("rls", "core/ReplaceComparisonOperator_Eq_Is", _OWN): _INTERNED_ROLE,
+    ("rls", "core/ReplaceComparisonOperator_Eq_GtE", _DELETE_OWN): _AUTHENTICATED_SORTS,
+    ("rls", "core/ReplaceComparisonOperator_Eq_GtE", _OWN): _AUTHENTICATED_SORTS,
+    ("rls", "core/NumberReplacer", "count = (got.fetchone() or (0,))[0]"): (
+        "SELECT count(*) returns exactly one row of one column: the fallback is never taken and [-1] is [0]"
+    ),
+    ("rls", "core/ReplaceComparisonOperator_Eq_GtE", 'if verb == "update":'): (
+        "select and insert returned above; of update and delete only update sorts at or above it"
+    ),
 }
 ANNOTATION = "inside a type annotation, which `from __future__ import annotations` leaves a string never evaluated"
 

@@ -129,3 +129,28 @@ def test_an_error_that_is_not_a_denial_is_an_error_cell(scratch_db: ScratchDatab
     assert (update.observed, update.detail) == ("error", "notes are append-only")
     delete = next(c for c in cells if (c.actor, c.action) == ("authenticated:A", "delete_own"))
     assert delete.observed == "allow"  # the failed update was rolled back to its savepoint, the next cell goes on
+
+
+@pytest.mark.postgres
+@pytest.mark.usefixtures("no_scratch_left")
+def test_becoming_an_actor_sets_the_claims_and_role_policies_read(scratch_db: ScratchDatabase) -> None:
+    query = (
+        "SELECT current_user, current_setting('request.jwt.claim.sub'), current_setting('request.jwt.claim.role'),"
+        " current_setting('request.jwt.claims')::jsonb"
+    )
+    with psycopg.connect(scratch_db.url) as conn:
+        matrix = RlsMatrix(conn, owner_columns=[])
+        matrix._become(USER)
+        role, sub, claim_role, claims = conn.execute(query).fetchone() or ()
+        conn.rollback()
+        matrix._become(ANON)
+        anon = conn.execute(query).fetchone()
+        conn.rollback()
+    assert (role, sub, claim_role) == ("authenticated", USER.user, "authenticated")
+    assert claims == {
+        "role": "authenticated",
+        "sub": USER.user,
+        "aud": "authenticated",
+        "email": "00000000@example.test",
+    }
+    assert anon == ("anon", "", "anon", {"role": "anon"})
