@@ -275,6 +275,7 @@ def fork_server(root: Path) -> Iterator[str]:
 @dataclass
 class Survivor:
     line: int
+    column: int
     operator: str
     code: str  # the original line
     occurrence: int
@@ -402,6 +403,7 @@ def run_module(name: str, module: Module, timeout: float | None) -> ModuleResult
             result.survivors.append(
                 Survivor(
                     line=lineno,
+                    column=mutation["start_pos"][1],
                     operator=operator,
                     code=code,
                     occurrence=mutation["occurrence"],
@@ -430,7 +432,7 @@ def as_json(result: ModuleResult) -> dict[str, object]:
         "timeout_per_mutant": result.timeout,
         "error": result.error,
         "survivors": [
-            {"line": s.line, "operator": s.operator, "code": s.code, "occurrence": s.occurrence}
+            {"line": s.line, "column": s.column, "operator": s.operator, "code": s.code, "occurrence": s.occurrence}
             | ({"equivalent": s.equivalent} if s.equivalent else {})
             for s in result.survivors
         ],
@@ -446,6 +448,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--list", action="store_true", help="list the modules and their tests")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--reclassify", action="store_true", help="apply EQUIVALENT to the survivors in the results file again"
+    )
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     parser.add_argument("--ask", help=argparse.SUPPRESS)
@@ -459,6 +464,9 @@ def main(argv: list[str] | None = None) -> int:
         if code == TIMED_OUT:
             print("timeout")  # what cosmic-ray itself records for a test run it had to kill
         return code
+    if args.reclassify:
+        reclassify(args.out)
+        return 0
     if args.list:
         for name, module in MODULES.items():
             print(f"{name:26} {module.path}  <- {' '.join(module.tests)}")
@@ -486,6 +494,26 @@ def main(argv: list[str] | None = None) -> int:
             print(f"    survived {module_short(result.path)}:{s.line} {s.operator}  {s.code}{mark}")
         save(args.out, name, as_json(result))
     return 0
+
+
+def reclassify(out: Path) -> None:
+    """Judge the survivors of the results file against the current EQUIVALENT list (reasons added after a run)."""
+    document = json.loads(out.read_text(encoding="utf-8"))
+    for name, entry in document["modules"].items():
+        text = (ROOT / entry["module"]).read_text(encoding="utf-8")
+        annotations = annotation_spans(text)
+        for s in entry["survivors"]:
+            start = (s["line"], s["column"]) if "column" in s else (0, 0)
+            reason = equivalent_reason(name, s["operator"], s["code"], start, annotations)
+            reason = reason or (s.get("equivalent") if s.get("equivalent") == ANNOTATION else None)
+            s.pop("equivalent", None)
+            if reason:
+                s["equivalent"] = reason
+        entry["equivalent"] = sum(1 for s in entry["survivors"] if s.get("equivalent"))
+        judged = entry["killed"] + entry["survived"] - entry["equivalent"]
+        entry["kill_rate"] = round(entry["killed"] / judged, 4) if judged else None
+        print(f"{name:26} {entry['kill_rate']:.1%} (equivalent {entry['equivalent']})" if judged else name)
+    out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
 
 def _stop(signum: int, frame: object) -> None:
