@@ -127,6 +127,18 @@ _INTERNED_ROLE = "an Actor's role is the interned literal it was built from: `is
 _AUTHENTICATED_SORTS = "service_role returned above; of anon and authenticated only authenticated sorts at or above it"
 _DELETE_OWN = 'if actor.role == "authenticated" and owned and action == "delete_own":'
 _OWN = 'if actor.role == "authenticated" and owned and action.endswith("_own"):'
+_CHECK_ONLY = "if c.contype != ConstrType.CONSTR_CHECK or not isinstance(expr, ast.NullTest):"
+_ONLY_CHECK_HAS_EXPR = (
+    "of the constraints ADD CONSTRAINT can add only a CHECK has an expression: for the others the isinstance test "
+    "returns None alone, whatever the order of the enum"
+)
+_ADD = "if cmd.subtype == AlterTableType.AT_AddConstraint and isinstance(cmd.def_, ast.Constraint):"
+_VALIDATE = "elif cmd.subtype == AlterTableType.AT_ValidateConstraint and (table, cmd.name) in pending:"
+_TWO_SUBTYPES = (
+    "only ADD CONSTRAINT (always with a Constraint) and VALIDATE CONSTRAINT (never with one) reach this test: "
+    "the mutated comparison sends each the same way"
+)
+_PROOF_UNIT = "return proof.unit != stmt.unit or proof.index < stmt.index"
 _ENUM_IS = "pglast gives enum members, which are singletons: `is not` and `!=` agree on them"
 EQUIVALENT: dict[tuple[str, str, str], str] = {
     (
@@ -147,6 +159,18 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "ready = sorted(r for r, d in indegree.items() if d == 0)",
     ): _INDEGREE,
     ("revisions", "core/ReplaceComparisonOperator_Eq_LtE", "if indegree[kid] == 0:"): _INDEGREE,
+    ("set_not_null", "core/ReplaceComparisonOperator_NotEq_Lt", _CHECK_ONLY): _ONLY_CHECK_HAS_EXPR,
+    ("set_not_null", "core/ReplaceComparisonOperator_NotEq_Gt", _CHECK_ONLY): _ONLY_CHECK_HAS_EXPR,
+    ("set_not_null", "core/ReplaceComparisonOperator_Eq_LtE", _ADD): _TWO_SUBTYPES,
+    ("set_not_null", "core/ReplaceComparisonOperator_Eq_GtE", _ADD): _TWO_SUBTYPES,
+    ("set_not_null", "core/ReplaceAndWithOr", _ADD): _TWO_SUBTYPES,
+    ("set_not_null", "core/ReplaceComparisonOperator_Eq_LtE", _VALIDATE): _TWO_SUBTYPES,
+    ("set_not_null", "core/ReplaceComparisonOperator_Eq_GtE", _VALIDATE): _TWO_SUBTYPES,
+    ("set_not_null", "core/ReplaceComparisonOperator_Eq_Is", _VALIDATE): _ENUM_IS,
+    ("set_not_null", "core/ReplaceComparisonOperator_NotEq_IsNot", _PROOF_UNIT): (
+        "the statements of one unit share one unit string, and different units are different strings: "
+        "`is not` agrees with `!=` on them"
+    ),
     ("rls", "core/NumberReplacer", "return bool(row and row[0])"): "the query selects one column: row[-1] is row[0]",
     ("rls", "core/ReplaceComparisonOperator_Eq_GtE", 'if actor.role == "service_role":'): (
         "the roles are anon, authenticated and service_role: none sorts above service_role"

@@ -11,11 +11,19 @@ from orchestrator.config import DelegateConfig
 
 def rule_hits(tmp_path: Path, rule: str, sql: str) -> list[tuple[int | None, str]]:
     """(line, message) of every `rule` finding on one migration file, lock_timeout set first (one rule at a time)."""
-    path = tmp_path / "api" / "sql" / "migration.sql"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("SET lock_timeout = '5s';\n" + sql, encoding="utf-8")
-    found = engine.run_static(tmp_path, DelegateConfig(), CheckOptions(repo=tmp_path, static_only=True, paths=[path]))
-    return [(f.line, f.message) for f in found if f.rule == rule]
+    return [(line, message) for _, line, message in files_hits(tmp_path, rule, {"migration.sql": sql})]
+
+
+def files_hits(tmp_path: Path, rule: str, files: dict[str, str]) -> list[tuple[str, int | None, str]]:
+    """(file, line, message) of every `rule` finding on several migration files under api/sql/, checked together."""
+    paths = []
+    for name, sql in files.items():
+        path = tmp_path / "api" / "sql" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("SET lock_timeout = '5s';\n" + sql, encoding="utf-8")
+        paths.append(path)
+    found = engine.run_static(tmp_path, DelegateConfig(), CheckOptions(repo=tmp_path, static_only=True, paths=paths))
+    return [(Path(f.file or "").name, f.line, f.message) for f in found if f.rule == rule]
 
 
 def test_require_concurrent_index_looks_past_a_concurrent_index(tmp_path: Path) -> None:
@@ -119,3 +127,30 @@ def test_drop_column_needs_an_earlier_copy_of_that_column(tmp_path: Path) -> Non
     assert rule_hits(tmp_path, "drop-column", sql) == [
         (4, 'column "c" of existing table public.lessons is dropped with no earlier backfill or copy of its data')
     ]
+
+
+def test_set_not_null_looks_past_checks_that_prove_nothing(tmp_path: Path) -> None:
+    sql = (
+        "ALTER TABLE public.lessons ADD CONSTRAINT e_pos CHECK (e > 0);\n"
+        "ALTER TABLE public.lessons ADD CONSTRAINT a_nn CHECK (a IS NOT NULL);\n"
+        "ALTER TABLE public.lessons ALTER COLUMN a SET NOT NULL;\n"
+    )
+    assert rule_hits(tmp_path, "set-not-null", sql) == []
+
+
+def test_set_not_null_with_its_check_added_in_the_same_statement_still_scans(tmp_path: Path) -> None:
+    sql = "ALTER TABLE public.lessons ADD CONSTRAINT a_nn CHECK (a IS NOT NULL), ALTER COLUMN a SET NOT NULL;\n"
+    assert [line for line, _ in rule_hits(tmp_path, "set-not-null", sql)] == [2]
+
+
+def test_set_not_null_leans_on_a_proof_in_another_file_whichever_sorts_first(tmp_path: Path) -> None:
+    files = {
+        "a_first.sql": "ALTER TABLE public.lessons ADD CONSTRAINT x_nn CHECK (x IS NOT NULL);\n",
+        "m_middle.sql": (
+            "ALTER TABLE public.lessons ALTER COLUMN x SET NOT NULL;\n"
+            "ALTER TABLE public.lessons ALTER COLUMN y SET NOT NULL;\n"
+            "ALTER TABLE public.lessons ALTER COLUMN w SET NOT NULL;\n"
+        ),
+        "z_last.sql": "ALTER TABLE public.lessons ADD CONSTRAINT y_nn CHECK (y IS NOT NULL);\n",
+    }
+    assert [(file, line) for file, line, _ in files_hits(tmp_path, "set-not-null", files)] == [("m_middle.sql", 4)]
