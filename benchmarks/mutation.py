@@ -139,6 +139,8 @@ _TWO_SUBTYPES = (
     "the mutated comparison sends each the same way"
 )
 _PROOF_UNIT = "return proof.unit != stmt.unit or proof.index < stmt.index"
+_NOT_NULL_TEST = "if expr.nulltesttype != NullTestType.IS_NOT_NULL or not isinstance(expr.arg, ast.ColumnRef):"
+_COPY_BEFORE = "if any(c.unit != stmt.unit or c.index < stmt.index for c in index.get((table, column), ())):"
 _ENUM_IS = "pglast gives enum members, which are singletons: `is not` and `!=` agree on them"
 EQUIVALENT: dict[tuple[str, str, str], str] = {
     (
@@ -170,6 +172,20 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
     ("set_not_null", "core/ReplaceComparisonOperator_NotEq_IsNot", _PROOF_UNIT): (
         "the statements of one unit share one unit string, and different units are different strings: "
         "`is not` agrees with `!=` on them"
+    ),
+    ("set_not_null", "core/ReplaceComparisonOperator_NotEq_IsNot", _CHECK_ONLY): _ENUM_IS,
+    ("set_not_null", "core/ReplaceComparisonOperator_NotEq_IsNot", _NOT_NULL_TEST): _ENUM_IS,
+    ("set_not_null", "core/ReplaceComparisonOperator_NotEq_Lt", _NOT_NULL_TEST): (
+        "NullTestType has two members, IS_NULL below IS_NOT_NULL: `<` is `!=` on them"
+    ),
+    ("set_not_null", "core/ReplaceComparisonOperator_Eq_Is", _ADD): _ENUM_IS,
+    ("drop_column", "core/ReplaceComparisonOperator_NotEq_IsNot", _COPY_BEFORE): (
+        "the statements of one unit share one unit string, and different units are different strings: "
+        "`is not` agrees with `!=` on them"
+    ),
+    ("drop_column", "core/ReplaceComparisonOperator_Lt_LtE", _COPY_BEFORE): (
+        "a copy is an UPDATE, INSERT ... SELECT or CREATE TABLE AS, never the ALTER TABLE that drops the column: "
+        "their indexes in a unit are never equal"
     ),
     ("rls", "core/NumberReplacer", "return bool(row and row[0])"): "the query selects one column: row[-1] is row[0]",
     ("rls", "core/ReplaceComparisonOperator_Eq_GtE", 'if actor.role == "service_role":'): (

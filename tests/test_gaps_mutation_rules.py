@@ -154,3 +154,28 @@ def test_set_not_null_leans_on_a_proof_in_another_file_whichever_sorts_first(tmp
         "z_last.sql": "ALTER TABLE public.lessons ADD CONSTRAINT y_nn CHECK (y IS NOT NULL);\n",
     }
     assert [(file, line) for file, line, _ in files_hits(tmp_path, "set-not-null", files)] == [("m_middle.sql", 4)]
+
+
+def test_set_not_null_and_drop_column_look_past_a_table_created_here(tmp_path: Path) -> None:
+    sql = (
+        "CREATE TABLE public.tmp (h int, k int);\n"
+        "ALTER TABLE public.tmp ALTER COLUMN h SET NOT NULL;\n"
+        "ALTER TABLE public.tmp DROP COLUMN k;\n"
+        "ALTER TABLE public.lessons ALTER COLUMN a SET NOT NULL;\n"
+        "ALTER TABLE public.lessons DROP COLUMN b;\n"
+    )
+    assert [line for line, _ in rule_hits(tmp_path, "set-not-null", sql)] == [5]
+    assert [line for line, _ in rule_hits(tmp_path, "drop-column", sql)] == [6]
+
+
+def test_drop_column_leans_on_a_copy_in_another_file_whichever_sorts_first(tmp_path: Path) -> None:
+    files = {
+        "a_first.sql": "UPDATE public.lessons SET x2 = x WHERE x2 IS NULL;\n",
+        "m_middle.sql": (
+            "ALTER TABLE public.lessons DROP COLUMN x;\n"
+            "ALTER TABLE public.lessons DROP COLUMN y;\n"
+            "ALTER TABLE public.lessons DROP COLUMN w;\n"
+        ),
+        "z_last.sql": "UPDATE public.lessons SET y2 = y WHERE y2 IS NULL;\n",
+    }
+    assert [(file, line) for file, line, _ in files_hits(tmp_path, "drop-column", files)] == [("m_middle.sql", 4)]
