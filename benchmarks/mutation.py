@@ -88,7 +88,14 @@ MODULES: dict[str, Module] = {
     "unbounded_dml": _rule("unbounded_dml", extra=("tests/test_gaps_mutation_rules.py",)),
     "fingerprint": Module(
         "orchestrator/verify/fingerprint.py",
-        ["tests/test_gaps_mutation_fingerprint.py", "tests/test_gaps_static.py", "-k", "fingerprint or attribute"],
+        [
+            "tests/test_gaps_mutation_fingerprint.py",
+            "tests/test_gaps_static.py",
+            "tests/test_gaps_live.py",
+            "-k",
+            "fingerprint or attribute",
+        ],
+        live=True,
     ),
     "seeds": Module(
         "orchestrator/verify/seeds.py",
@@ -186,6 +193,16 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
     ("drop_column", "core/ReplaceComparisonOperator_Lt_LtE", _COPY_BEFORE): (
         "a copy is an UPDATE, INSERT ... SELECT or CREATE TABLE AS, never the ALTER TABLE that drops the column: "
         "their indexes in a unit are never equal"
+    ),
+    ("fingerprint", "core/ReplaceComparisonOperator_Eq_Is", 'if self.change == "missing":'): (
+        "change is one of three interned literals: `is` and `==` agree on it"
+    ),
+    ("fingerprint", "core/ReplaceComparisonOperator_Eq_GtE", 'if self.change == "missing":'): (
+        "extra returned above; of missing and changed only missing sorts at or above it"
+    ),
+    ("fingerprint", "core/ReplaceComparisonOperator_Eq_GtE", 'if difference.kind == "relation" and name in tables:'): (
+        "only a relation can bear a table's name: the table's row type takes that name among types, and schemas, "
+        "triggers and the other kinds are named otherwise"
     ),
     ("rls", "core/NumberReplacer", "return bool(row and row[0])"): "the query selects one column: row[-1] is row[0]",
     ("rls", "core/ReplaceComparisonOperator_Eq_GtE", 'if actor.role == "service_role":'): (

@@ -130,3 +130,20 @@ def test_values_are_text_as_they_are_or_as_sorted_json() -> None:
     assert _text("x") == "x"
     assert _text({"b": 1, "a": [True]}) == '{"a": [true], "b": 1}'
     assert _text(False) == "false"
+
+
+def test_trace_first_with_one_object_has_no_ellipsis() -> None:
+    one = [SchemaDifference(kind="relation", name="public.t0", change="extra", what="table")]
+    assert trace_first(one).endswith("(table public.t0): fix that first")
+
+
+def test_children_of_an_extra_table_are_skipped_and_the_next_table_is_still_compared() -> None:
+    actual = fp(
+        relation={"public.b": {"kind": "r"}, "public.c": {"kind": "r"}},
+        column={"public.b.id": {"type": "int"}, "public.c.id": {"type": "bigint"}},
+    )
+    expected = fp(relation={"public.c": {"kind": "r"}}, column={"public.c.id": {"type": "int"}})
+    assert messages(actual, expected) == [
+        "table public.b still exists",
+        "column public.c.id differs: type was int, is bigint",
+    ]
