@@ -86,3 +86,10 @@ def test_install_checks_online_contexts_only(monkeypatch: pytest.MonkeyPatch) ->
     assert ok.connection is not None
     with pytest.raises(guard.WrongDatabase):
         migration.MigrationContext(sqlalchemy_connection("app_dev"))
+
+
+@pytest.mark.parametrize("other", ["app_dev", "zz_production"])  # sorting before and after the scratch name
+def test_check_refuses_any_other_name(monkeypatch: pytest.MonkeyPatch, other: str) -> None:
+    monkeypatch.setenv(guard.ENV_NAME, "delegate_scratch_1")
+    with pytest.raises(guard.WrongDatabase, match=other):
+        guard.check(sqlalchemy_connection(other))
