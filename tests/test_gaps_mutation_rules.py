@@ -151,7 +151,8 @@ def test_set_not_null_leans_on_a_proof_in_another_file_whichever_sorts_first(tmp
             "ALTER TABLE public.lessons ALTER COLUMN y SET NOT NULL;\n"
             "ALTER TABLE public.lessons ALTER COLUMN w SET NOT NULL;\n"
         ),
-        "z_last.sql": "ALTER TABLE public.lessons ADD CONSTRAINT y_nn CHECK (y IS NOT NULL);\n",
+        # Later in its file than the SET NOT NULL is in its own: only the file, not the position, makes it count.
+        "z_last.sql": "SELECT 1;\nSELECT 2;\nSELECT 3;\nALTER TABLE public.lessons ADD CONSTRAINT y_nn CHECK (y IS NOT NULL);\n",
     }
     assert [(file, line) for file, line, _ in files_hits(tmp_path, "set-not-null", files)] == [("m_middle.sql", 4)]
 
@@ -176,6 +177,6 @@ def test_drop_column_leans_on_a_copy_in_another_file_whichever_sorts_first(tmp_p
             "ALTER TABLE public.lessons DROP COLUMN y;\n"
             "ALTER TABLE public.lessons DROP COLUMN w;\n"
         ),
-        "z_last.sql": "UPDATE public.lessons SET y2 = y WHERE y2 IS NULL;\n",
+        "z_last.sql": "SELECT 1;\nSELECT 2;\nSELECT 3;\nUPDATE public.lessons SET y2 = y WHERE y2 IS NULL;\n",
     }
     assert [(file, line) for file, line, _ in files_hits(tmp_path, "drop-column", files)] == [("m_middle.sql", 4)]
