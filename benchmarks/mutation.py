@@ -204,6 +204,11 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "only a relation can bear a table's name: the table's row type takes that name among types, and schemas, "
         "triggers and the other kinds are named otherwise"
     ),
+    ("seeds", "core/NumberReplacer", 'return text.count("\\n", 0, max(position - 1, 0)) + 1'): (
+        "the survivors here are max(..., -1) (position is >= 1 past the early return: the floor never applies) "
+        "and position - 0 (counting through the error's own character: PostgreSQL points at a token, never at a "
+        "newline); the other replacements of this line are killed"
+    ),
     ("rls", "core/NumberReplacer", "return bool(row and row[0])"): "the query selects one column: row[-1] is row[0]",
     ("rls", "core/ReplaceComparisonOperator_Eq_GtE", 'if actor.role == "service_role":'): (
         "the roles are anon, authenticated and service_role: none sorts above service_role"
