@@ -148,6 +148,12 @@ _TWO_SUBTYPES = (
 _PROOF_UNIT = "return proof.unit != stmt.unit or proof.index < stmt.index"
 _NOT_NULL_TEST = "if expr.nulltesttype != NullTestType.IS_NOT_NULL or not isinstance(expr.arg, ast.ColumnRef):"
 _COPY_BEFORE = "if any(c.unit != stmt.unit or c.index < stmt.index for c in index.get((table, column), ())):"
+_RELATION_TABLE = 'if difference.kind == "relation" and name in tables:'
+_ONLY_RELATION_NAMED = (
+    "only a relation can bear a table's name: indexes share the tables' namespace, the table's row type takes "
+    "that name among types, and columns, functions, schemas and the other kinds are named otherwise"
+)
+_INTERNED_KIND = "the kinds are the interned keys of _QUERIES: `is` and `==` agree on them"
 _ENUM_IS = "pglast gives enum members, which are singletons: `is not` and `!=` agree on them"
 EQUIVALENT: dict[tuple[str, str, str], str] = {
     (
@@ -200,14 +206,24 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
     ("fingerprint", "core/ReplaceComparisonOperator_Eq_GtE", 'if self.change == "missing":'): (
         "extra returned above; of missing and changed only missing sorts at or above it"
     ),
-    ("fingerprint", "core/ReplaceComparisonOperator_Eq_GtE", 'if difference.kind == "relation" and name in tables:'): (
-        "only a relation can bear a table's name: the table's row type takes that name among types, and schemas, "
-        "triggers and the other kinds are named otherwise"
-    ),
+    ("fingerprint", "core/ReplaceComparisonOperator_Eq_GtE", _RELATION_TABLE): _ONLY_RELATION_NAMED,
     ("seeds", "core/NumberReplacer", 'return text.count("\\n", 0, max(position - 1, 0)) + 1'): (
         "the survivors here are max(..., -1) (position is >= 1 past the early return: the floor never applies) "
         "and position - 0 (counting through the error's own character: PostgreSQL points at a token, never at a "
         "newline); the other replacements of this line are killed"
+    ),
+    ("fingerprint", "core/ReplaceComparisonOperator_Eq_Is", 'if self.change == "extra":'): (
+        "change is one of three interned literals: `is` and `==` agree on it"
+    ),
+    ("fingerprint", "core/ReplaceComparisonOperator_Eq_Is", 'if kind == "relation":'): _INTERNED_KIND,
+    ("fingerprint", "core/ReplaceComparisonOperator_Eq_Is", _RELATION_TABLE): _INTERNED_KIND,
+    ("fingerprint", "core/ReplaceComparisonOperator_Eq_LtE", _RELATION_TABLE): _ONLY_RELATION_NAMED,
+    ("fingerprint", "core/ReplaceTrueWithFalse", "with psycopg.connect(conn_or_url, autocommit=True) as conn:"): (
+        "a read-only look: in a transaction instead it is rolled back at the end (the branch below), same result"
+    ),
+    ("rls", "core/ReplaceComparisonOperator_Eq_Is", 'if actor.role == "authenticated" and owned:'): _INTERNED_ROLE,
+    ("rls", "core/ReplaceComparisonOperator_Eq_Is", "other = user_b if actor.user == user_a else user_a"): (
+        "the Actor holds the very string user_a names: `is` and `==` agree on it"
     ),
     ("rls", "core/NumberReplacer", "return bool(row and row[0])"): "the query selects one column: row[-1] is row[0]",
     ("rls", "core/ReplaceComparisonOperator_Eq_GtE", 'if actor.role == "service_role":'): (

@@ -124,3 +124,9 @@ def test_the_fingerprint_sees_a_dropped_not_null_a_changed_default_and_type_and_
         "column public.profiles.name differs: type was text, is character varying(40)",
         "table public.profiles differs: row level security was true, is false",
     ]
+
+
+def test_the_fingerprint_leaves_no_transaction_open_on_a_connection_it_is_given(scratch_db: ScratchDatabase) -> None:
+    with psycopg.connect(scratch_db.url) as conn:
+        SchemaFingerprint.take(conn)
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE

@@ -154,3 +154,20 @@ def test_becoming_an_actor_sets_the_claims_and_role_policies_read(scratch_db: Sc
         "email": "00000000@example.test",
     }
     assert anon == ("anon", "", "anon", {"role": "anon"})
+
+
+@pytest.mark.postgres
+@pytest.mark.usefixtures("no_scratch_left")
+def test_the_other_user_is_the_other_one_whichever_id_sorts_first(
+    scratch_db: ScratchDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uuid
+
+    from orchestrator.verify import rows
+
+    ids = iter([uuid.UUID(int=2**128 - 1), uuid.UUID(int=1)])  # user A's id sorts after user B's
+    monkeypatch.setattr(rows.uuid, "uuid4", lambda: next(ids))
+    cells = run(scratch_db.url, OWNED, ["public.notes"])
+    assert [c for c in cells if not c.ok] == []
+    seen = {(c.actor, c.action): c.observed for c in cells}
+    assert seen[("authenticated:B", "update_other")] == "deny" and seen[("authenticated:B", "update_own")] == "allow"
