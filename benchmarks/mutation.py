@@ -32,6 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "mutation.json"
+LOCK = Path(tempfile.gettempdir()) / "delegate-mutation.lock"  # two runs of this script may share the results file
 
 # Operators left out: a binary operator replaced by every other one (eleven each) mostly yields type errors; one
 # replacement of each kind (to + or -) keeps the signal at a fraction of the cost. Same for `is` turned into an
@@ -576,6 +577,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def reclassify(out: Path) -> None:
     """Judge the survivors of the results file against the current EQUIVALENT list (reasons added after a run)."""
+    import fcntl
+
+    with open(LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _reclassify(out)
+
+
+def _reclassify(out: Path) -> None:
     document = json.loads(out.read_text(encoding="utf-8"))
     for name, entry in document["modules"].items():
         text = (ROOT / entry["module"]).read_text(encoding="utf-8")
@@ -603,7 +612,7 @@ def save(out: Path, name: str, module: dict[str, object]) -> None:
     import fcntl
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(Path(tempfile.gettempdir()) / "delegate-mutation.lock", "w") as lock:
+    with open(LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         previous = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
         modules = dict(previous.get("modules", {}))
