@@ -45,6 +45,7 @@ EXCLUDED_OPERATORS = [
 ]
 
 RULES = "orchestrator/checks/rules"
+_RULE_TESTS = "tests/test_gaps_mutation_rules.py"
 TIMED_OUT = 124  # the fork server's exit code for a test run it ended at the timeout
 
 
@@ -87,6 +88,9 @@ MODULES: dict[str, Module] = {
     "drop_column": _rule("drop_column", extra=("tests/test_gaps_mutation_rules.py",)),
     "set_not_null": _rule("set_not_null", extra=("tests/test_gaps_mutation_rules.py",)),
     "unbounded_dml": _rule("unbounded_dml", extra=("tests/test_gaps_mutation_rules.py",)),
+    "concurrent_index_in_transaction": _rule("concurrent_index_in_transaction", extra=(_RULE_TESTS,)),
+    "unique_constraint_existing_table": _rule("unique_constraint_existing_table", extra=(_RULE_TESTS,)),
+    "constraint_missing_not_valid": _rule("constraint_missing_not_valid", extra=(_RULE_TESTS,)),
     "fingerprint": Module(
         "orchestrator/verify/fingerprint.py",
         [

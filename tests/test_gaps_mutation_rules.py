@@ -180,3 +180,46 @@ def test_drop_column_leans_on_a_copy_in_another_file_whichever_sorts_first(tmp_p
         "z_last.sql": "SELECT 1;\nSELECT 2;\nSELECT 3;\nUPDATE public.lessons SET y2 = y WHERE y2 IS NULL;\n",
     }
     assert [(file, line) for file, line, _ in files_hits(tmp_path, "drop-column", files)] == [("m_middle.sql", 4)]
+
+
+def test_concurrent_index_in_transaction_names_each_statement_and_where(tmp_path: Path) -> None:
+    sql = (
+        "CREATE INDEX CONCURRENTLY ix_free ON public.lessons (a);\n"
+        "BEGIN;\n"
+        "CREATE INDEX ix_plain ON public.lessons (b);\n"
+        "DROP TABLE public.old;\n"
+        "CREATE INDEX CONCURRENTLY ON public.lessons (c);\n"
+        "DROP INDEX CONCURRENTLY public.ix_x, public.ix_y;\n"
+        "DROP INDEX public.ix_z;\n"
+        "COMMIT;\n"
+        "DO $$ BEGIN CREATE INDEX CONCURRENTLY ix_do ON public.lessons (d); END $$;\n"
+    )
+    assert rule_hits(tmp_path, "concurrent-index-in-transaction", sql) == [
+        (6, 'CREATE INDEX CONCURRENTLY "(unnamed)" on public.lessons runs inside a transaction block and will fail'),
+        (7, "DROP INDEX CONCURRENTLY public.ix_x, public.ix_y runs inside a transaction block and will fail"),
+        (10, 'CREATE INDEX CONCURRENTLY "ix_do" on public.lessons runs inside a DO block and will fail'),
+    ]
+
+
+def test_unique_constraint_existing_table_names_the_kind_and_looks_past_using_index(tmp_path: Path) -> None:
+    sql = (
+        "ALTER TABLE public.lessons ADD CONSTRAINT a_key UNIQUE USING INDEX a_key;\n"
+        "ALTER TABLE public.lessons ADD CONSTRAINT b_key UNIQUE (b);\n"
+        "ALTER TABLE public.courses ADD CONSTRAINT courses_pkey PRIMARY KEY (id);\n"
+    )
+    assert [m.split(" on ")[0] for _, m in rule_hits(tmp_path, "unique-constraint-existing-table", sql)] == [
+        'UNIQUE constraint "b_key"',
+        'PRIMARY KEY constraint "courses_pkey"',
+    ]
+
+
+def test_constraint_missing_not_valid_names_the_kind_and_looks_past_not_valid(tmp_path: Path) -> None:
+    sql = (
+        "ALTER TABLE public.lessons ADD CONSTRAINT a_fk FOREIGN KEY (a) REFERENCES public.a (id) NOT VALID;\n"
+        "ALTER TABLE public.lessons ADD CONSTRAINT b_fk FOREIGN KEY (b) REFERENCES public.b (id);\n"
+        "ALTER TABLE public.lessons ADD CONSTRAINT c_pos CHECK (c > 0);\n"
+    )
+    assert [m.split(" on ")[0] for _, m in rule_hits(tmp_path, "constraint-missing-not-valid", sql)] == [
+        'FOREIGN KEY constraint "b_fk"',
+        'CHECK constraint "c_pos"',
+    ]
