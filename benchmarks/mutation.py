@@ -159,6 +159,14 @@ _ONLY_RELATION_NAMED = (
     "that name among types, and columns, functions, schemas and the other kinds are named otherwise"
 )
 _INTERNED_KIND = "the kinds are the interned keys of _QUERIES: `is` and `==` agree on them"
+_PK_KIND = 'kind = "PRIMARY KEY" if c.contype == ConstrType.CONSTR_PRIMARY else "UNIQUE"'
+_FK_KIND = 'kind = "FOREIGN KEY" if c.contype == ConstrType.CONSTR_FOREIGN else "CHECK"'
+_NOT_IN_TXN = "if not in_do and (stmt.kind is FileKind.REVISION or not stmt.in_transaction):"
+_DROP_CONCURRENTLY = (
+    "elif isinstance(node, ast.DropStmt) and node.concurrent and node.removeType == ObjectType.OBJECT_INDEX:"
+)
+_ONLY_INDEX = "only DROP INDEX can be CONCURRENTLY: a concurrent DropStmt is always OBJECT_INDEX, any order agrees"
+_ENUM_EQ = "enum members compare equal only to themselves: `==` is `is` on them"
 _ENUM_IS = "pglast gives enum members, which are singletons: `is not` and `!=` agree on them"
 EQUIVALENT: dict[tuple[str, str, str], str] = {
     (
@@ -230,6 +238,23 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
     ("rls", "core/ReplaceComparisonOperator_Eq_Is", "other = user_b if actor.user == user_a else user_a"): (
         "the Actor holds the very string user_a names: `is` and `==` agree on it"
     ),
+    ("unique_constraint_existing_table", "core/ReplaceComparisonOperator_Eq_Is", _PK_KIND): _ENUM_IS,
+    ("unique_constraint_existing_table", "core/ReplaceComparisonOperator_Eq_LtE", _PK_KIND): (
+        "only UNIQUE (7) and PRIMARY KEY (6) reach this test: `<=` PRIMARY KEY is `==` on them"
+    ),
+    ("constraint_missing_not_valid", "core/ReplaceComparisonOperator_Eq_Is", _FK_KIND): _ENUM_IS,
+    ("constraint_missing_not_valid", "core/ReplaceComparisonOperator_Eq_GtE", _FK_KIND): (
+        "only CHECK (5) and FOREIGN KEY (9) reach this test: `>=` FOREIGN KEY is `==` on them"
+    ),
+    (
+        "concurrent_index_in_transaction",
+        "core/ReplaceComparisonOperator_Is_Eq",
+        "in_do = stmt.origin is Origin.DO_BODY",
+    ): (_ENUM_EQ),
+    ("concurrent_index_in_transaction", "core/ReplaceComparisonOperator_Is_Eq", _NOT_IN_TXN): _ENUM_EQ,
+    ("concurrent_index_in_transaction", "core/ReplaceComparisonOperator_Eq_Is", _DROP_CONCURRENTLY): _ENUM_IS,
+    ("concurrent_index_in_transaction", "core/ReplaceComparisonOperator_Eq_GtE", _DROP_CONCURRENTLY): _ONLY_INDEX,
+    ("concurrent_index_in_transaction", "core/ReplaceComparisonOperator_Eq_LtE", _DROP_CONCURRENTLY): _ONLY_INDEX,
     ("rls", "core/NumberReplacer", "return bool(row and row[0])"): "the query selects one column: row[-1] is row[0]",
     ("rls", "core/ReplaceComparisonOperator_Eq_GtE", 'if actor.role == "service_role":'): (
         "the roles are anon, authenticated and service_role: none sorts above service_role"
