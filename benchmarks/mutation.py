@@ -167,7 +167,7 @@ _DROP_CONCURRENTLY = (
 )
 _ONLY_INDEX = "only DROP INDEX can be CONCURRENTLY: a concurrent DropStmt is always OBJECT_INDEX, any order agrees"
 _ENUM_EQ = "enum members compare equal only to themselves: `==` is `is` on them"
-_ENUM_IS = "pglast gives enum members, which are singletons: `is not` and `!=` agree on them"
+_ENUM_IS = "pglast gives enum members, which are singletons: `is` agrees with `==` (and `is not` with `!=`) on them"
 EQUIVALENT: dict[tuple[str, str, str], str] = {
     (
         "suppress",
