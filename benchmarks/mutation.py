@@ -126,6 +126,9 @@ FAST = [
     "unbounded_dml",
     "set_not_null",
     "drop_column",
+    "concurrent_index_in_transaction",
+    "unique_constraint_existing_table",
+    "constraint_missing_not_valid",
     "fingerprint",
 ]
 
