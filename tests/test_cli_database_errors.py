@@ -29,11 +29,13 @@ def delegate(repo: Path, *args: str, env: dict[str, str] | None = None) -> subpr
     )
 
 
-def all_scratch(server: PostgresServer) -> set[str]:
-    """Every scratch database on the server: the delegate under test is another process, whatever its pid."""
+def databases_of(server: PostgresServer, role: str) -> list[str]:
+    """The databases `role` owns (not every scratch database on the server: other runs may share it)."""
     with server.admin_connection() as conn:
-        rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'delegate_scratch%'").fetchall()
-    return {r[0] for r in rows}
+        rows = conn.execute(
+            "SELECT d.datname FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE r.rolname = %s", (role,)
+        ).fetchall()
+    return sorted(r[0] for r in rows)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +58,6 @@ def test_role_that_cannot_create_databases(example: Path, pg_server: PostgresSer
         conn.execute(
             sql.SQL("CREATE ROLE {} LOGIN NOCREATEDB PASSWORD {}").format(sql.Identifier(role), sql.Literal(password))
         )
-    before = all_scratch(pg_server)
     try:
         address = pg_server.address.model_copy(update={"user": role, "password": None})
         url = address.url().replace(f"{role}@", f"{role}:{password}@")
@@ -65,7 +66,7 @@ def test_role_that_cannot_create_databases(example: Path, pg_server: PostgresSer
         assert role in done.stderr and "CREATEDB" in done.stderr
         assert password not in done.stderr + done.stdout
         assert "Traceback" not in done.stderr
-        assert all_scratch(pg_server) == before
+        assert databases_of(pg_server, role) == []
     finally:
         with pg_server.admin_connection() as conn:
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))

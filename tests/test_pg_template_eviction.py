@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import time
 
 import pytest
@@ -20,7 +21,7 @@ def templates(server: PostgresServer, prefix: str) -> set[str]:
 
 
 def test_least_recently_used_templates_are_evicted(pg_server: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    prefix = f"delegate_evict_{os.getpid()}"
+    prefix = f"delegate_evict_{os.getpid()}_{secrets.token_hex(3)}"  # unique per run on a shared server
     monkeypatch.setenv(KEEP_ENV, "2")
     try:
         first = ensure_template(pg_server, "first", lambda url: None, prefix=prefix)

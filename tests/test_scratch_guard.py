@@ -14,12 +14,13 @@ from orchestrator.cli import main
 from orchestrator.config import DelegateConfig, load_config
 from orchestrator.errors import InputError
 from orchestrator.pg import PostgresServer, ScratchDatabase
+from orchestrator.pg.scratch import owned_name
 from orchestrator.verify.alembic_env import AlembicProject
 from orchestrator.verify.live import run_live
 from orchestrator.verify.worker_client import AlembicWorker
 from tests.support.example_repo import ENV_PY_URL_LINE, edit_env_py, make_example_repo
 
-VICTIM = "delegate_guard_victim"
+VICTIM = owned_name("delegate_guard_victim")  # unique per run: other runs may share the server
 
 
 @pytest.fixture()

@@ -16,6 +16,7 @@ import pytest
 from orchestrator.check import CheckOptions
 from orchestrator.config import DelegateConfig, config_from
 from orchestrator.pg import PostgresServer, owned_databases
+from orchestrator.pg.scratch import owned_name
 from orchestrator.report import Finding, Severity
 from orchestrator.verification import RevisionRun, Verification
 from orchestrator.verify.alembic_env import AlembicProject
@@ -169,11 +170,11 @@ def test_a_branch_revision_steps_down_only_its_own_branch(tmp_path: Path, pg_ser
 
     # The same, seen in the version table: one step down from c2 (with c1 applied) and from the merge.
     project = AlembicProject.for_repo(repo, DelegateConfig())
+    probe = owned_name("stairway_branch_probe")  # unique per run: other runs may share the server
     with psycopg.connect(pg_server.admin_url, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS stairway_branch_probe")
-        conn.execute("CREATE DATABASE stairway_branch_probe")
-    url = pg_server.url_for("stairway_branch_probe")
-    sa_url = pg_server.sqlalchemy_url_for("stairway_branch_probe")
+        conn.execute(f"CREATE DATABASE {probe}")
+    url = pg_server.url_for(probe)
+    sa_url = pg_server.sqlalchemy_url_for(probe)
     try:
         with AlembicWorker(project, timeout=30) as worker:
             assert worker.upgrade(url, sa_url, "c1").ok and worker.upgrade(url, sa_url, "c2").ok
@@ -184,7 +185,7 @@ def test_a_branch_revision_steps_down_only_its_own_branch(tmp_path: Path, pg_ser
             assert _heads(url) == ["c1", "c2"]
     finally:
         with psycopg.connect(pg_server.admin_url, autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS stairway_branch_probe WITH (FORCE)")
+            conn.execute(f"DROP DATABASE IF EXISTS {probe} WITH (FORCE)")
 
 
 def _heads(url: str) -> list[str]:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from orchestrator.checks.bodies import body_of
 from orchestrator.checks.model import CheckContext, FileKind, Origin, Rule, SqlStatement, Violation
-from orchestrator.checks.sqltext import LineIndex, parse_sql, psql_meta_commands
+from orchestrator.checks.sqltext import LineIndex, parse_sql, psql_meta_commands, skip_trivia
 from orchestrator.checks.suppress import SuppressionIndex, find_suppressions
 from orchestrator.config import DelegateConfig
 from orchestrator.errors import InputError
@@ -178,6 +178,11 @@ class StatementBuilder:
         for p in parsed:
             line = line_of(p.offset)
             end = line_of(p.offset + max(len(p.sql) - 1, 0))
+            # The statement's text stops before its semicolon; a `;` on a later line still closes it there, and a
+            # suppression comment on that line speaks about the statement.
+            close = skip_trivia(text, p.offset + len(p.sql))
+            if close < len(text) and text[close] == ";":
+                end = line_of(close)
             stmt = SqlStatement(
                 sql=p.sql,
                 node=p.node,
