@@ -11,10 +11,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "orchestrator"
 
 # Cycles that other work removes; each names why it is still here. Keep this list short, and empty it.
-KNOWN = {
-    # open_server sweeps leftover scratch databases with scratch.py's helpers, which build on server.py.
-    frozenset({"orchestrator.pg.scratch", "orchestrator.pg.server"}),
-}
+KNOWN: set[frozenset[str]] = set()
 
 
 def module_name(path: Path) -> str:

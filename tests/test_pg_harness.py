@@ -29,7 +29,7 @@ from orchestrator.pg import (
     template_name,
 )
 from orchestrator.pg.binaries import BINDIR_ENV, NO_WHEEL_ENV
-from orchestrator.pg.scratch import host_tag
+from orchestrator.pg.names import host_tag
 from orchestrator.pg.server import NO_SKELETON_ENV, sweep_orphan_clusters
 
 USER_A = "11111111-1111-1111-1111-111111111111"

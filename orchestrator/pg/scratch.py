@@ -7,8 +7,6 @@ import contextlib
 import hashlib
 import os
 import re
-import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -17,65 +15,35 @@ from types import TracebackType
 import psycopg
 from psycopg import sql
 
-from orchestrator.pg.server import PostgresServer, drop_database_on, install_signal_cleanup
+from orchestrator.pg.names import (
+    _MAX_PREFIX,
+    SCRATCH_PREFIX,
+    TEMPLATE_PREFIX,
+    drop_database_on,
+    owned_by_host,
+    owned_name,
+    sweep_stale_on,
+)
+from orchestrator.pg.server import PostgresServer, install_signal_cleanup
 from orchestrator.pg.supabase import SUPABASE_EMULATION_VERSION, apply_supabase_emulation
-from orchestrator.runner.process import pid_alive
 
-SCRATCH_PREFIX = "delegate_scratch"
-TEMPLATE_PREFIX = "delegate_tpl"
 _TEMPLATE_MARK = "delegate template complete"
 # Templates kept per prefix on a server; the least recently used beyond this are dropped (they rebuild on demand).
 KEEP_ENV = "DELEGATE_TEMPLATE_KEEP"
 DEFAULT_KEEP = 12
-_MAX_PREFIX = 30  # 63-byte identifiers leave room for _host_pid_random after this
-
-
-def host_tag() -> str:
-    """Six hex characters naming this machine, so a sweep never drops a database of a live run elsewhere."""
-    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
-
-
-def owned_name(prefix: str) -> str:
-    """A unique database name that says who owns it: prefix, host, pid, random."""
-    if len(prefix) > _MAX_PREFIX or not re.fullmatch(r"[a-z_][a-z0-9_]*", prefix):
-        raise ValueError(f"database name prefix {prefix!r}: use at most {_MAX_PREFIX} of a-z, 0-9 and _")
-    return f"{prefix}_{host_tag()}_{os.getpid()}_{secrets.token_hex(4)}"
-
-
-def _owner_pattern(prefix: str) -> re.Pattern[str]:
-    return re.compile(rf"^{re.escape(prefix)}_([0-9a-f]{{6}})_(\d+)_[0-9a-f]{{8}}$")
-
-
-def _owned_by_host(conn: psycopg.Connection, prefix: str) -> list[tuple[str, int]]:
-    """(name, owner pid) of every database named `prefix` by a process of this host."""
-    pattern = _owner_pattern(prefix)
-    like = prefix.replace("_", r"\_") + r"\_%"
-    owned: list[tuple[str, int]] = []
-    for (name,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (like,)):
-        match = pattern.match(name)
-        if match is not None and match.group(1) == host_tag():
-            owned.append((name, int(match.group(2))))
-    return owned
 
 
 def owned_databases(server: PostgresServer, pid: int | None = None, prefix: str = SCRATCH_PREFIX) -> list[str]:
     """The scratch databases that process `pid` (default: this one) of this host has on the server now."""
     wanted = os.getpid() if pid is None else pid
     with server.admin_connection() as conn:
-        return sorted(name for name, owner in _owned_by_host(conn, prefix) if owner == wanted)
+        return sorted(name for name, owner in owned_by_host(conn, prefix) if owner == wanted)
 
 
 def sweep_stale(server: PostgresServer, prefix: str = SCRATCH_PREFIX) -> list[str]:
     """Drop databases named `prefix` by a process of this host that is gone; returns the names dropped."""
-    dropped: list[str] = []
     with server.admin_connection() as conn:
-        for name, pid in _owned_by_host(conn, prefix):
-            if pid == os.getpid() or pid_alive(pid):
-                continue
-            with contextlib.suppress(psycopg.Error):
-                drop_database_on(conn, name, server.version_num)
-                dropped.append(name)
-    return dropped
+        return sweep_stale_on(conn, server.version_num, prefix)
 
 
 # Scratch databases still alive in this process, dropped at exit if a `with` block never got to do it.

@@ -25,6 +25,7 @@ from psycopg import sql
 from orchestrator.errors import InputError
 from orchestrator.pg.address import ServerAddress, _first_line
 from orchestrator.pg.binaries import Account, PostgresBinaries, RunAs, find_runnable
+from orchestrator.pg.names import SCRATCH_PREFIX, TEMPLATE_PREFIX, drop_database_on, sweep_stale_on
 from orchestrator.runner.env import clean_env
 from orchestrator.runner.process import pid_alive
 
@@ -163,32 +164,6 @@ def connect(url: str, description: str, *, dbname_hint: str | None = None) -> ps
             f"cannot connect to PostgreSQL at {description}{f' (database {dbname_hint})' if dbname_hint else ''}: {cause}",
             "start the server or fix --database-url / DATABASE_URL; without a URL delegate starts a throwaway server",
         ) from None
-
-
-def drop_database_on(conn: psycopg.Connection, name: str, version_num: int) -> None:
-    """DROP DATABASE … WITH (FORCE) on PostgreSQL 13+, else end the backends and retry the plain drop."""
-    row = conn.execute("SELECT datistemplate FROM pg_database WHERE datname = %s", (name,)).fetchone()
-    if row is None:
-        return
-    ident = sql.Identifier(name)
-    if row[0]:
-        # A template database cannot be dropped until it is an ordinary one again.
-        conn.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE false").format(ident))
-    if version_num >= 130000:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
-        return
-    for attempt in range(20):
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            (name,),
-        )
-        try:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(ident))
-            return
-        except psycopg.errors.ObjectInUse:
-            if attempt == 19:
-                raise
-            time.sleep(0.05)
 
 
 # ---- throwaway servers -------------------------------------------------------------------------------------
@@ -522,12 +497,9 @@ def open_server(database_url: str | None) -> PostgresServer:
 
 def _sweep_leftovers(server: PostgresServer) -> None:
     """Drop scratch and half-built template databases that dead runs of this host left on a shared server."""
-    # Imported here: scratch builds on this module.
-    from orchestrator.pg.scratch import SCRATCH_PREFIX, TEMPLATE_PREFIX, sweep_stale
-
-    with contextlib.suppress(psycopg.Error):
+    with contextlib.suppress(psycopg.Error), server.admin_connection() as conn:
         for prefix in (SCRATCH_PREFIX, f"{TEMPLATE_PREFIX}_build"):
-            sweep_stale(server, prefix)
+            sweep_stale_on(conn, server.version_num, prefix)
 
 
 # ---- cleanup at exit and on signals ---------------------------------------------------------------------------
