@@ -93,7 +93,7 @@ class Judge:
                 "set alembic_ini in [tool.delegate], or pass --static-only",
             )
         project = self._project(target) if live_wanted else None
-        report = CheckReport(findings=static_findings(target, self.memo))
+        report = CheckReport(findings=static_findings(target, self.memo), notes=[target.platform_note])
         if live_wanted:
             report.verification, live = self._live_half(target, project)
             report.findings.extend(live)

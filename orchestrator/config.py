@@ -14,6 +14,7 @@ from orchestrator.errors import InputError
 from orchestrator.report import Severity
 
 RuleSetting = Literal["error", "warning", "info", "off"]
+TargetSetting = Literal["supabase", "postgres"]
 
 
 @dataclass
@@ -37,6 +38,9 @@ class DelegateConfig:
     # The Python that runs the repo's Alembic and tests (default: the tool's own interpreter).
     python: str | None = None
     default_branch: str | None = None  # default: main, else master, else origin/HEAD
+    # What the app runs on: "supabase" (roles, auth.*, the emulation and the Supabase-only RLS rules) or "postgres"
+    # (plain PostgreSQL: none of them). Unset: detected from the revisions and policies (orchestrator/target.py).
+    target: TargetSetting | None = None
     exposed_schemas: list[str] = field(default_factory=lambda: ["public"])
     # Roles that must reach every new exposed table (rls-role-coverage), beyond what the plan implies (anon on
     # public-read tables, authenticated on owner-scoped ones); deny-by-default needs no policy, service_role none.

@@ -57,6 +57,9 @@ class CheckReport:
     version: int = 1
     findings: list[Finding] = field(default_factory=list)
     verification: Verification | None = None
+    # What the check chose (the target and why), for the text report; not in the JSON (the live half's
+    # verification.notes say it there).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def summary(self) -> Summary:

@@ -215,6 +215,11 @@ def render_text(report: CheckReport, stream: TextIO, console: Console | None = N
     console.print(
         Text(f"{s.errors} errors, {s.warnings} warnings, {s.infos} infos ({verdict})", style=style), highlight=False
     )
+    if report.verification is None:
+        import textwrap
+
+        for note in report.notes:  # the live half's notes say them otherwise
+            console.print(Text(textwrap.fill(note, 80, subsequent_indent="  "), style="dim"), highlight=False)
     if report.verification is not None:
         console.print()
         if verbose:

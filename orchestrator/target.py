@@ -8,6 +8,7 @@ again, so all three judge the same revisions against the same spec.
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,6 +64,19 @@ class Target:
     selection: RevisionSelection | None  # None: explicit paths (every file counts) or no versions folder
     changes: BranchChanges | None  # None: git cannot tell
     spec_guessed: bool = False  # the spec folder was the branch's, not --spec's
+    # What the app runs on, "supabase" or "postgres" (resolve_platform), and why: the config, or what was found.
+    platform: str = "supabase"
+    platform_reason: str = ""
+
+    @property
+    def supabase(self) -> bool:
+        """The Supabase emulation, the RLS matrix and the Supabase-only rules apply."""
+        return self.platform == "supabase"
+
+    @property
+    def platform_note(self) -> str:
+        """The report's note on the target: which one, and why."""
+        return f"target: {self.platform} ({self.platform_reason})"
 
     @property
     def feature_revisions(self) -> set[str] | None:
@@ -136,6 +150,7 @@ def resolve_target(
         if graph is not None:
             target.changes = branch_changes(repo, cfg)
             target.selection = _select(target)
+        target.platform, target.platform_reason = resolve_platform(target)
         return target
     target = Target(
         repo=repo,
@@ -158,7 +173,54 @@ def resolve_target(
             # A folder we guessed at is no reason to stop; --spec would make it one.
             with contextlib.suppress(DelegateError):
                 target.spec, target.spec_folder, target.spec_guessed = _load_spec(guessed), guessed, True
+    target.platform, target.platform_reason = resolve_platform(target)
     return target
+
+
+# What makes a history Supabase's: auth.users, auth.uid()/jwt()/role(), or the API roles granted, named in a
+# policy or switched to. A column called `authenticated` or a word in a comment is not enough.
+_SUPABASE_ROLE = r"(?:anon|authenticated|service_role)\b"
+SUPABASE_MARKERS = re.compile(
+    r"\bauth\.users\b|\bauth\.(?:uid|jwt|role)\s*\("
+    rf"|\bTO\s+(?:[\"']?\w+[\"']?\s*,\s*)*[\"']?{_SUPABASE_ROLE}"
+    rf"|\bSET\s+(?:LOCAL\s+|SESSION\s+)?ROLE\s+(?:TO\s+)?[\"']?{_SUPABASE_ROLE}",
+    re.IGNORECASE,
+)
+
+
+def resolve_platform(target: Target) -> tuple[str, str]:
+    """("supabase" | "postgres", why): `target` of [tool.delegate] when set, else detected once from the text of
+    the revision files (the whole history) and the policy SQL: Supabase when one names auth.users, auth.uid(),
+    auth.jwt(), auth.role() or grants/switches to anon, authenticated or service_role; plain PostgreSQL otherwise."""
+    cfg = target.config
+    if cfg.target is not None:
+        return cfg.target, f"target = {cfg.target!r} in {_config_name(cfg)}"
+    sources: dict[str, str] = {}
+    for rf in [*target.revision_files, *target.graph.by_id.values()]:
+        sources.setdefault(rf.rel, rf.source)
+    policies = target.repo / cfg.policies_dir
+    if policies.is_dir():
+        for path in sorted(policies.rglob("*.sql")):
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                sources.setdefault(path.relative_to(target.repo).as_posix(), path.read_text(encoding="utf-8"))
+    for rel, text in sources.items():
+        match = SUPABASE_MARKERS.search(text or "")
+        if match is not None:
+            named = " ".join(match.group(0).split())
+            if named.endswith("("):
+                named = named[:-1].rstrip() + "()"
+            return "supabase", f"detected: {rel} names {named} (set target in [tool.delegate] to choose)"
+    return "postgres", (
+        "detected: no revision or policy names auth.users, auth.uid(), auth.jwt(), auth.role() or the roles anon, "
+        "authenticated, service_role; no Supabase emulation and no Supabase-only rules "
+        "(set target in [tool.delegate] to choose)"
+    )
+
+
+def _config_name(cfg: DelegateConfig) -> str:
+    if cfg.source is None:
+        return "the config"
+    return "delegate.toml" if cfg.source.endswith("delegate.toml") else "[tool.delegate]"
 
 
 def _read_revision(path: Path, repo: Path, rel: str, memo: StaticMemo | None) -> RevisionFile:

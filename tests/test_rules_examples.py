@@ -94,7 +94,11 @@ def findings_for(root: Path, rule: Rule, example: str | dict[str, str], path: st
         options = CheckOptions(repo=root, static_only=True, spec=SPEC)
     else:
         options = CheckOptions(repo=root, static_only=True, paths=checked)
-    return run_static(root, load_config(root), options)
+    cfg = load_config(root)
+    if rule.supabase_only:
+        # A bare example names no Supabase role or auth.users, so it would be detected plain PostgreSQL.
+        cfg.target = "supabase"
+    return run_static(root, cfg, options)
 
 
 def describe(findings: list[Finding]) -> str:

@@ -394,3 +394,21 @@ def _cwd_of(pid: str) -> Path | None:
         return Path(os.readlink(f"/proc/{pid}/cwd"))
     except OSError:
         return None
+
+
+def test_a_plain_postgres_history_that_creates_uuid_ossp_walks_without_the_emulation(
+    tmp_path: Path, pg_server: PostgresServer
+) -> None:
+    # polar's first revision creates uuid-ossp itself; under the Supabase emulation it is already there.
+    first = (
+        """op.execute('CREATE EXTENSION "uuid-ossp"')\n"""
+        'op.execute("CREATE TABLE items (id uuid PRIMARY KEY DEFAULT uuid_generate_v4(), name text)")',
+        """op.execute("DROP TABLE items")\nop.execute('DROP EXTENSION "uuid-ossp"')""",
+    )
+    repo = branched_repo(tmp_path / "repo", {"a0": first})
+    verification, findings = stairway(repo, pg_server)
+    assert findings == [], findings
+    assert any(n.startswith("target: postgres (detected: ") for n in verification.notes)
+    # The same history on target supabase fails its first revision: what the stairway did before.
+    verification, findings = stairway(repo, pg_server, target="supabase")
+    assert "already exists" in " ".join(f.message for f in findings if f.rule == "upgrade-failed")

@@ -364,3 +364,87 @@ def test_an_async_env_py_runs_every_step(tmp_path: Path, pg_server: PostgresServ
     assert [f for f in findings if f.severity == "error"] == []
     assert all(s.status is not StepStatus.FAILED for s in verification.steps)
     assert step(verification, "delivered tests") is StepStatus.PASSED
+
+
+# A plain PostgreSQL app built like polar's history: the first revision creates uuid-ossp itself (alembic_utils'
+# PGExtension does the same), the tables have no RLS, and nothing names auth.users or the Supabase roles.
+PLAIN_FIRST_UP = """
+    op.execute('CREATE EXTENSION "uuid-ossp"')
+    op.execute("CREATE TABLE public.organizations (id uuid PRIMARY KEY DEFAULT uuid_generate_v4(), name text NOT NULL)")
+"""
+PLAIN_FIRST_DOWN = """
+    op.execute("DROP TABLE public.organizations")
+    op.execute('DROP EXTENSION "uuid-ossp"')
+"""
+PLAIN_SECOND_UP = """
+    op.execute("CREATE TABLE public.meters (id uuid PRIMARY KEY DEFAULT uuid_generate_v4(),"
+               " organization_id uuid NOT NULL REFERENCES public.organizations(id), name text NOT NULL)")
+"""
+PLAIN_SECOND_DOWN = """
+    op.execute("DROP TABLE public.meters")
+"""
+
+
+def make_plain_repo(tmp: Path) -> Path:
+    from tests.support.live_repo import revision
+
+    repo = make_repo(tmp)
+    versions = repo / "api" / "alembic" / "versions"
+    (versions / "0001_base.py").write_text(revision("0001base", None, PLAIN_FIRST_UP, PLAIN_FIRST_DOWN))
+    (versions / "0002_notes.py").write_text(revision("0002notes", "0001base", PLAIN_SECOND_UP, PLAIN_SECOND_DOWN))
+    return repo
+
+
+def test_a_plain_postgres_history_runs_without_the_supabase_emulation(
+    tmp_path: Path, pg_server: PostgresServer
+) -> None:
+    repo = make_plain_repo(tmp_path)
+    options = CheckOptions(repo=repo, database_url=pg_server.admin_url)
+    verification, findings = run_live(repo, DelegateConfig(timeout_seconds=60), options)
+    assert [f for f in findings if f.severity == "error"] == [], findings
+    statuses = {s.name: s for s in verification.steps}
+    assert statuses["upgrade"].status is StepStatus.PASSED and statuses["downgrade"].status is StepStatus.PASSED
+    assert statuses["rls matrix"].status is StepStatus.SKIPPED and "target postgres" in statuses["rls matrix"].detail
+    [note] = [n for n in verification.notes if n.startswith("target:")]
+    assert note.startswith("target: postgres (detected: no revision or policy names auth.users")
+
+
+def test_the_same_history_under_the_emulation_fails_its_first_upgrade(
+    tmp_path: Path, pg_server: PostgresServer
+) -> None:
+    # What the live check did before the target was resolved: the emulation's uuid-ossp is already there.
+    repo = make_plain_repo(tmp_path)
+    options = CheckOptions(repo=repo, database_url=pg_server.admin_url)
+    verification, findings = run_live(repo, DelegateConfig(timeout_seconds=60, target="supabase"), options)
+    [failed] = [f for f in findings if f.rule == "upgrade-failed"]
+    assert "already exists" in failed.message
+    assert any(n.startswith("target: supabase (target = 'supabase' in the config)") for n in verification.notes)
+
+
+def test_target_postgres_on_the_example_turns_the_emulation_off(tmp_path: Path, pg_server: PostgresServer) -> None:
+    from dataclasses import replace
+
+    from orchestrator.config import load_config
+    from tests.support.example_repo import make_example_repo
+
+    repo = make_example_repo(tmp_path, with_solution=True)
+    cfg = replace(load_config(repo), target="postgres")
+    verification, findings = run_live(repo, cfg, CheckOptions(repo=repo, database_url=pg_server.admin_url))
+    # The example's history references auth.users: without the emulation there is no auth schema to reference.
+    [failed] = [f for f in findings if f.rule == "upgrade-failed"]
+    assert failed.file == "api/alembic/versions/001_initial_schema.py" and "auth" in failed.message
+    assert "target: postgres (target = 'postgres' in [tool.delegate])" in verification.notes
+    [base] = [s for s in verification.steps if s.name == "base template"]
+    assert base.status is StepStatus.FAILED
+
+
+def test_a_plain_template_has_no_supabase_emulation(pg_server: PostgresServer) -> None:
+    from orchestrator.pg import ensure_template
+    from orchestrator.pg.scratch import template_name
+
+    key = "plain-postgres-test"
+    assert template_name(key, supabase=False) != template_name(key)
+    plain = ensure_template(pg_server, key, lambda url: None, supabase=False)
+    with ScratchDatabase(pg_server, template=plain) as db, psycopg.connect(db.url) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = 'auth'").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM pg_extension WHERE extname = 'uuid-ossp'").fetchone() == (0,)

@@ -50,6 +50,14 @@ def rule_markdown(rule: Rule) -> str:
         f"# {rule.id}",
         f"**Severity:** {rule.severity.value} · **Family:** {rule.family} · **Kind:** {kind}",
         f"**Fires on:** {rule.summary}",
+        *(
+            [
+                "**Target:** Supabase only: off when the app is plain PostgreSQL (`target` in `[tool.delegate]`, "
+                "detected when unset)"
+            ]
+            if rule.supabase_only
+            else []
+        ),
         f"## Why\n\n{rule.why.strip()}",
         f"## Bad\n\n{_example(rule, rule.bad)}",
         f"## Good\n\n{_example(rule, rule.good)}",

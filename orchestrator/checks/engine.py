@@ -453,6 +453,8 @@ def _static_findings(target: Target, memo: StaticMemo | None) -> list[Finding]:
     for rule in rules:
         if rule.live or rule.id in ENGINE_REPORTED or cfg.rules.get(rule.id) == "off":
             continue
+        if rule.supabase_only and not target.supabase:
+            continue  # plain PostgreSQL: no API serves its tables to the anon key
         findings.extend(_run_rule(rule, prepared.context, prepared.suppressions))
     return _feature_scope(findings, prepared.context)
 

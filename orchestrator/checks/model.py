@@ -121,6 +121,8 @@ class Rule:
     example_path: ClassVar[str] = "migration.sql"
     needs_spec: ClassVar[bool] = False  # examples run with --spec specs/001-example when True
     live: ClassVar[bool] = False
+    # Only on Supabase (its API serves every exposed table to the anon key): off when the target is plain PostgreSQL.
+    supabase_only: ClassVar[bool] = False
 
     def check(self, ctx: CheckContext) -> Iterable[Violation]:
         return ()

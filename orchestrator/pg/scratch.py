@@ -127,9 +127,11 @@ def drop_live_scratch() -> None:
             server.drop_database(name)
 
 
-def template_name(key: str, prefix: str = TEMPLATE_PREFIX) -> str:
-    """The template database for `key`: prefix + a short hash of the key and the Supabase emulation version."""
-    digest = hashlib.sha256(f"{key}\0supabase-emulation={SUPABASE_EMULATION_VERSION}".encode()).hexdigest()[:16]
+def template_name(key: str, prefix: str = TEMPLATE_PREFIX, supabase: bool = True) -> str:
+    """The template database for `key`: prefix + a short hash of the key and the Supabase emulation version
+    (or "none": a plain PostgreSQL template)."""
+    emulation = SUPABASE_EMULATION_VERSION if supabase else "none"
+    digest = hashlib.sha256(f"{key}\0supabase-emulation={emulation}".encode()).hexdigest()[:16]
     return f"{prefix}_{digest}"
 
 
@@ -204,14 +206,19 @@ def evict_templates(server: PostgresServer, prefix: str = TEMPLATE_PREFIX, keep:
 
 
 def ensure_template(
-    server: PostgresServer, key: str, build: Callable[[str], None], prefix: str = TEMPLATE_PREFIX
+    server: PostgresServer,
+    key: str,
+    build: Callable[[str], None],
+    prefix: str = TEMPLATE_PREFIX,
+    supabase: bool = True,
 ) -> str:
-    """The name of a finished template database for `key` on `server`, building it once (emulation, then build(url)).
+    """The name of a finished template database for `key` on `server`, building it once (the Supabase emulation
+    unless `supabase` is False, then build(url)).
 
     Cached across runs on the same server; concurrent runs serialize on an advisory lock, and a failed build
     leaves nothing behind. No connection stays open to the template, since cloning needs none.
     """
-    name = template_name(key, prefix)
+    name = template_name(key, prefix, supabase)
     install_signal_cleanup()
     with server.admin_connection() as shared:
         if _is_complete(shared, name):
@@ -227,7 +234,7 @@ def ensure_template(
                 return name  # another run finished it while we waited
             if state is False:
                 drop_database_on(conn, name, server.version_num)  # an unfinished leftover of ours
-            _build_template(server, conn, name, build, prefix)
+            _build_template(server, conn, name, build, prefix, supabase)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (lock,))
     evict_templates(server, prefix)
@@ -235,7 +242,12 @@ def ensure_template(
 
 
 def _build_template(
-    server: PostgresServer, conn: psycopg.Connection, name: str, build: Callable[[str], None], prefix: str
+    server: PostgresServer,
+    conn: psycopg.Connection,
+    name: str,
+    build: Callable[[str], None],
+    prefix: str,
+    supabase: bool = True,
 ) -> None:
     # Built under a temporary name and renamed at the end, so the final name only ever holds a finished template.
     building = owned_name(f"{prefix}_build"[:_MAX_PREFIX])
@@ -244,7 +256,8 @@ def _build_template(
     try:
         conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(building)))
         url = server.url_for(building)
-        apply_supabase_emulation(url)
+        if supabase:
+            apply_supabase_emulation(url)
         build(url)
         ident = sql.Identifier(building)
         conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(ident, sql.Literal(_mark(name))))

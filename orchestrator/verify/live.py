@@ -51,10 +51,12 @@ class BaseUpgradeFailed(Exception):
         self.run = run
 
 
-def template_key(project: AlembicProject, graph: RevisionGraph, base: list[str]) -> str:
-    """A hash of everything the base template depends on: the base's revision files, env.py, alembic.ini, python."""
+def template_key(project: AlembicProject, graph: RevisionGraph, base: list[str], platform: str = "supabase") -> str:
+    """A hash of everything the base template depends on: the base's revision files, env.py, alembic.ini, python,
+    and the target (a Supabase template holds the emulation, a plain PostgreSQL one does not)."""
     digest = hashlib.sha256()
-    digest.update(f"format={TEMPLATE_FORMAT};emulation={SUPABASE_EMULATION_VERSION};python={project.python}".encode())
+    emulation = SUPABASE_EMULATION_VERSION if platform == "supabase" else "none"
+    digest.update(f"format={TEMPLATE_FORMAT};target={platform};emulation={emulation};python={project.python}".encode())
     below: set[str] = set()
     for rev in base:
         below |= graph.ancestors(rev, include_self=True)
@@ -88,6 +90,7 @@ class LiveRun:
             base_revision=", ".join(self.selection.base) or None,
             revisions=self.selection.under_test,
             notes=cfg.detection_notes()
+            + [target.platform_note]
             + ([f"revisions under test: {self.selection.how}"] if self.selection.how else []),
         )
         self.findings: list[Finding] = []
@@ -228,7 +231,10 @@ class LiveRun:
         with self.step("base template") as record:
             try:
                 template = ensure_template(
-                    server, template_key(self.project, self.graph, self.selection.base), self._build_base
+                    server,
+                    template_key(self.project, self.graph, self.selection.base, self.target.platform),
+                    self._build_base,
+                    supabase=self.target.supabase,
                 )
             except BaseUpgradeFailed as exc:
                 self.report_alembic_failure(
@@ -239,6 +245,8 @@ class LiveRun:
                 )
                 return
             record.detail = "the history up to " + (", ".join(self.selection.base) or "an empty database")
+            if not self.target.supabase:
+                record.detail += " (plain PostgreSQL: no Supabase emulation)"
         if not self.selection.under_test:
             self.skip("upgrade", "no revisions under test")
             return

@@ -70,6 +70,9 @@ def seeds(live: LiveRun, url: str) -> None:
 
 
 def rls(live: LiveRun, url: str) -> None:
+    if not live.target.supabase:
+        live.skip("rls matrix", "target postgres: no Supabase roles (anon, authenticated, service_role) to try")
+        return
     public = set(live.cfg.public_read_tables) | set(getattr(live.spec, "public_read_tables", None) or [])
     with psycopg.connect(url) as conn:
         tables = [t for t in live.feature_tables if table_has_rls(conn, t)]
@@ -249,7 +252,8 @@ def _fill_base(live: LiveRun, conn: psycopg.Connection[Any], rows: int) -> list[
     synth = RowSynthesizer(conn, live.cfg.owner_columns)
     assert live.base_fp is not None
     pending = [t for t in live.base_fp.tables() if t.split(".")[0] in live.cfg.exposed_schemas]
-    pending.append("auth.users")
+    if live.target.supabase:
+        pending.append("auth.users")
     done: set[str] = set()
     notes: list[str] = []
     while pending:

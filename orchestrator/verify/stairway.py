@@ -75,7 +75,9 @@ def walk_stairway(
     if not target.graph.by_id:
         raise InputError(f"{cfg.versions_dir}: no revision files", "add an Alembic revision, or drop --stairway")
     assert target.selection is not None
-    return StairwayWalk(server(), project, target.graph, target.selection, cfg).run()
+    walk = StairwayWalk(server(), project, target.graph, target.selection, cfg, platform=target.platform)
+    walk.platform_note = target.platform_note
+    return walk.run()
 
 
 class _BaseFailed(Exception):
@@ -127,8 +129,11 @@ class StairwayWalk:
         lanes: int | None = None,
         lane_of: StairwayWalk | None = None,
         lane_order: list[str] | None = None,
+        platform: str = "supabase",
     ) -> None:
         self.server = server
+        self.platform = platform  # "postgres": the base template has no Supabase emulation
+        self.platform_note = ""
         self.project = project
         self.graph = graph
         self.selection = selection
@@ -231,6 +236,7 @@ class StairwayWalk:
                     lanes=1,
                     lane_of=self,
                     lane_order=stretch,
+                    platform=self.platform,
                 )
             )
         lock = threading.Lock()
@@ -479,7 +485,7 @@ class StairwayWalk:
     def _base_template(self) -> str:
         """A cached template holding the history below the revisions under test (keyed by those files' content)."""
         base = self.selection.base
-        key = template_key(self.project, self.graph, base)  # the live check's key: both share one template
+        key = template_key(self.project, self.graph, base, self.platform)  # the live check's: they share one
 
         def build(url: str) -> None:
             for rev in base:
@@ -487,7 +493,7 @@ class StairwayWalk:
                 if not answer.ok:
                     raise _BaseFailed(rev, answer)
 
-        return ensure_template(self.server, key, build)
+        return ensure_template(self.server, key, build, supabase=self.platform == "supabase")
 
     def _base_failed(self, failed: _BaseFailed) -> None:
         culprit = failed.answer.revision or failed.target
@@ -654,6 +660,7 @@ class StairwayWalk:
             steps=[VerificationStep(name="stairway", status=status, seconds=round(seconds, 3), detail=summary)],
             revision_runs=runs,
             notes=self.cfg.detection_notes()
+            + ([self.platform_note] if self.platform_note else [])
             + [
                 n
                 for n in (

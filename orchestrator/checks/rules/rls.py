@@ -147,6 +147,7 @@ _PATH = revision_path("lesson_notes")
 
 class RlsNotEnabled(Rule):
     id = "rls-not-enabled"
+    supabase_only = True
     severity = Severity.ERROR
     family = "rls"
     summary = (
@@ -181,6 +182,7 @@ class RlsNotEnabled(Rule):
 
 class RlsNoPolicy(Rule):
     id = "rls-no-policy"
+    supabase_only = True
     severity = Severity.ERROR
     family = "rls"
     summary = "RLS enabled but the table has no policy at all"
@@ -286,6 +288,7 @@ def _lets(policy: Policy, role: str, commands: tuple[str, ...]) -> bool:
 
 class RlsRoleCoverage(Rule):
     id = "rls-role-coverage"
+    supabase_only = True
     severity = Severity.WARNING
     family = "rls"
     summary = (
@@ -380,6 +383,7 @@ class RlsRoleCoverage(Rule):
 
 class PermissiveWritePolicy(Rule):
     id = "permissive-write-policy"
+    supabase_only = True
     severity = Severity.ERROR
     family = "rls"
     summary = "an INSERT/UPDATE/DELETE/ALL policy whose `USING`/`WITH CHECK` is `true` for anon or authenticated"
