@@ -45,7 +45,12 @@ def install_terminate_handlers() -> None:
 
 
 # The options of `delegate check` (orchestrator/commands.py declares them, with their help).
-CHECK_FLAGS = {"--static-only": "static_only", "--stairway": "stairway", "--verbose": "verbose"}
+CHECK_FLAGS = {
+    "--static-only": "static_only",
+    "--stairway": "stairway",
+    "--no-template-cache": "no_template_cache",
+    "--verbose": "verbose",
+}
 CHECK_VALUES = {
     "--repo": "repo",
     "--spec": "spec",
@@ -106,6 +111,7 @@ def plain_check(args: list[str]) -> tuple[CheckOptions, str, bool] | None:
         since=values.get("since"),
         rows=int(rows),
         database_url=values.get("database_url") or os.environ.get("DATABASE_URL") or None,
+        template_cache="no_template_cache" not in flags,
     )
     return options, fmt, "verbose" in flags
 

@@ -266,6 +266,26 @@ def ensure_template(
     return name
 
 
+def private_template(server: PostgresServer, build: Callable[[str], None]) -> ScratchDatabase:
+    """A base template for one run alone (`--no-template-cache`): built as a cached one is (emulation, then
+    build(url)), but under a scratch name of this process, so nothing stays: the caller drops it, and else the
+    exit and signal cleanup or a later sweep does, as for any scratch database."""
+    db = ScratchDatabase(server, template="template0").__enter__()
+    try:
+        apply_supabase_emulation(db.url)
+        build(db.url)
+        with server.admin_connection() as conn:  # cloning needs no session on it: end any the build left open
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (db.name,),
+            )
+    except BaseException:
+        with contextlib.suppress(Exception):  # keep the error that stopped the build
+            db.drop()
+        raise
+    return db
+
+
 def _build_template(
     server: PostgresServer, conn: psycopg.Connection, name: str, build: Callable[[str], None], prefix: str
 ) -> None:

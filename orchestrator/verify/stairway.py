@@ -21,7 +21,7 @@ from orchestrator.config import DelegateConfig
 from orchestrator.errors import InputError
 from orchestrator.feature import RevisionSelection
 from orchestrator.irreversible import irreversible_downgrade
-from orchestrator.pg import PostgresServer, ScratchDatabase, ensure_template
+from orchestrator.pg import PostgresServer, ScratchDatabase, ensure_template, private_template
 from orchestrator.report import Finding, Severity
 from orchestrator.revisions import RevisionFile, RevisionGraph
 from orchestrator.verification import RevisionRun, StepStatus, Verification, VerificationStep
@@ -75,7 +75,9 @@ def walk_stairway(
     if not target.graph.by_id:
         raise InputError(f"{cfg.versions_dir}: no revision files", "add an Alembic revision, or drop --stairway")
     assert target.selection is not None
-    return StairwayWalk(server(), project, target.graph, target.selection, cfg).run()
+    return StairwayWalk(
+        server(), project, target.graph, target.selection, cfg, template_cache=target.options.template_cache
+    ).run()
 
 
 class _BaseFailed(Exception):
@@ -127,8 +129,10 @@ class StairwayWalk:
         lanes: int | None = None,
         lane_of: StairwayWalk | None = None,
         lane_order: list[str] | None = None,
+        template_cache: bool = True,
     ) -> None:
         self.server = server
+        self.template_cache = template_cache  # False: the base template is this walk's own, dropped at the end
         self.project = project
         self.graph = graph
         self.selection = selection
@@ -160,6 +164,7 @@ class StairwayWalk:
         self.blocked_by: dict[str, str] = {}  # revision -> the revision whose failed upgrade keeps it from running
         self.merge_failures: dict[str, tuple[str, Finding]] = {}  # merge -> (the revision that failed, finding)
         self.base_template: str | None = None
+        self.private_template: ScratchDatabase | None = None  # with --no-template-cache: this walk's own base
         self.base_fp: SchemaFingerprint | None = None
         self.clones = 0
         self.rebuilds = 0
@@ -472,6 +477,9 @@ class StairwayWalk:
         for name in list(self.databases):
             with contextlib.suppress(Exception):
                 self._drop(name)
+        if self.private_template is not None:
+            with contextlib.suppress(Exception):
+                self.private_template.drop()
         self.state_db.clear()
         self.state_fp.clear()
 
@@ -487,7 +495,10 @@ class StairwayWalk:
                 if not answer.ok:
                     raise _BaseFailed(rev, answer)
 
-        return ensure_template(self.server, key, build)
+        if self.template_cache:
+            return ensure_template(self.server, key, build)
+        self.private_template = private_template(self.server, build)
+        return self.private_template.name
 
     def _base_failed(self, failed: _BaseFailed) -> None:
         culprit = failed.answer.revision or failed.target
