@@ -3,6 +3,7 @@ the repo importable, plus what the caller adds (verify/alembic_env.py: the scrat
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Sequence
@@ -33,3 +34,29 @@ def repo_env(python_path: Sequence[Path], extra: dict[str, str] | None = None) -
         if str(folder) not in paths:
             paths.append(str(folder))
     return clean_env({"PYTHONPATH": ":".join(paths), **(extra or {})})
+
+
+# The memory limit (MiB) of a command of the target repo: the runner (process.py, the zygote's child) applies it
+# as RLIMIT_AS where the platform has one; 0 or absent: none.
+MEMORY_LIMIT_ENV = "DELEGATE_MEMORY_LIMIT_MB"
+
+
+def apply_memory_limit(env: dict[str, str]) -> None:
+    """In the child, before the command runs: cap its address space at env[MEMORY_LIMIT_ENV] MiB (soft and hard,
+    so the repo's code cannot raise it again). Without the resource module (Windows) or RLIMIT_AS: nothing."""
+    raw = env.get(MEMORY_LIMIT_ENV, "")
+    if not raw.isdigit() or int(raw) <= 0:
+        return
+    try:
+        import resource
+    except ImportError:
+        return
+    limit = int(raw) * 1024 * 1024
+    rlimit = getattr(resource, "RLIMIT_AS", None)
+    if rlimit is None:
+        return
+    _, hard = resource.getrlimit(rlimit)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    with contextlib.suppress(ValueError, OSError):  # a platform that refuses it: the timeout still bounds the command
+        resource.setrlimit(rlimit, (limit, limit))
