@@ -3,11 +3,16 @@ the repo importable, plus what the caller adds (verify/alembic_env.py: the scrat
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+try:
+    import resource
+except ImportError:  # Windows
+    resource = None  # type: ignore[assignment]
 
 # Names that hold credentials of the tool's own environment (ANTHROPIC_API_KEY, GITHUB_TOKEN, AWS_SECRET_ACCESS_KEY,
 # AWS_ACCESS_KEY_ID, PGPASSWORD, ...); a target repo's code never sees them.
@@ -41,22 +46,19 @@ def repo_env(python_path: Sequence[Path], extra: dict[str, str] | None = None) -
 MEMORY_LIMIT_ENV = "DELEGATE_MEMORY_LIMIT_MB"
 
 
-def apply_memory_limit(env: dict[str, str]) -> None:
-    """In the child, before the command runs: cap its address space at env[MEMORY_LIMIT_ENV] MiB (soft and hard,
-    so the repo's code cannot raise it again). Without the resource module (Windows) or RLIMIT_AS: nothing."""
+def memory_limit_preexec(env: dict[str, str]) -> Callable[[], None] | None:
+    """What the child runs before the command: cap its address space at env[MEMORY_LIMIT_ENV] MiB, soft and hard
+    (so the repo's code cannot raise it again). Everything is resolved here, in the parent: between fork and exec
+    the child only makes the one system call (no import, no lock another thread could hold). None without the
+    resource module (Windows), without RLIMIT_AS, or without a limit in `env`."""
     raw = env.get(MEMORY_LIMIT_ENV, "")
-    if not raw.isdigit() or int(raw) <= 0:
-        return
-    try:
-        import resource
-    except ImportError:
-        return
-    limit = int(raw) * 1024 * 1024
+    if resource is None or not raw.isdigit() or int(raw) <= 0:
+        return None
     rlimit = getattr(resource, "RLIMIT_AS", None)
     if rlimit is None:
-        return
+        return None
+    limit = int(raw) * 1024 * 1024
     _, hard = resource.getrlimit(rlimit)
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
-    with contextlib.suppress(ValueError, OSError):  # a platform that refuses it: the timeout still bounds the command
-        resource.setrlimit(rlimit, (limit, limit))
+    return functools.partial(resource.setrlimit, rlimit, (limit, limit))

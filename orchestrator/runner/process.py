@@ -7,7 +7,6 @@ Every process gets a session of its own, so that a timeout or Ctrl-C ends it and
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import select
@@ -18,7 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from orchestrator.runner.env import MEMORY_LIMIT_ENV, apply_memory_limit
+from orchestrator.runner.env import memory_limit_preexec
 
 if TYPE_CHECKING:  # pydantic is imported with the first result: the static check of a .sql file never needs it
     from orchestrator.runner.result import ProcessResult
@@ -73,7 +72,7 @@ class StartedProcess:
                 stdout=self._out,
                 stderr=self._err,
                 start_new_session=True,
-                preexec_fn=functools.partial(apply_memory_limit, env) if MEMORY_LIMIT_ENV in env else None,  # noqa: PLW1509
+                preexec_fn=memory_limit_preexec(env),  # noqa: PLW1509
             )
         except BaseException:
             self._out.close()
@@ -163,7 +162,7 @@ class LineServer:
                 stdout=subprocess.PIPE,
                 stderr=stderr,
                 start_new_session=True,  # Ctrl-C in the terminal reaches us, not it; we stop it ourselves
-                preexec_fn=functools.partial(apply_memory_limit, env) if MEMORY_LIMIT_ENV in env else None,  # noqa: PLW1509
+                preexec_fn=memory_limit_preexec(env),  # noqa: PLW1509
             )
 
     @property
