@@ -12,6 +12,7 @@ against 0.22 s, +71%), most of it importing typer and the pydantic that typer's 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from functools import cache
 from pathlib import Path
@@ -27,9 +28,29 @@ if TYPE_CHECKING:
 
 INTERNAL_ERROR = 4  # a bug in delegate itself; documented in the README
 INTERRUPTED = 130
+TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process the signal ended
+
+
+def _terminate(signum: int, frame: object) -> None:
+    # Unwind like Ctrl-C does (`with` blocks drop scratch databases, atexit stops throwaway servers), then exit
+    # 128 + the signal. orchestrator/pg/server.py installs the same on first use; this covers the time before.
+    raise SystemExit(128 + signum)
+
+
+def install_terminate_handlers() -> None:
+    """SIGTERM and SIGHUP unwind the run like SIGINT (exit 143 and 129); a handler someone installed stays."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) in (signal.SIG_DFL, None):
+            signal.signal(sig, _terminate)
+
 
 # The options of `delegate check` (orchestrator/commands.py declares them, with their help).
-CHECK_FLAGS = {"--static-only": "static_only", "--stairway": "stairway", "--verbose": "verbose"}
+CHECK_FLAGS = {
+    "--static-only": "static_only",
+    "--stairway": "stairway",
+    "--no-template-cache": "no_template_cache",
+    "--verbose": "verbose",
+}
 CHECK_VALUES = {
     "--repo": "repo",
     "--spec": "spec",
@@ -90,6 +111,7 @@ def plain_check(args: list[str]) -> tuple[CheckOptions, str, bool] | None:
         since=values.get("since"),
         rows=int(rows),
         database_url=values.get("database_url") or os.environ.get("DATABASE_URL") or None,
+        template_cache="no_template_cache" not in flags,
     )
     return options, fmt, "verbose" in flags
 
@@ -115,6 +137,8 @@ def _is_usage_error(exc: Exception) -> bool:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: maps every outcome to the documented exit codes; a person never sees a traceback."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if argv is None:  # the real command line, not a test calling main() in its own process
+        install_terminate_handlers()
     try:
         plain = plain_check(args)
         if plain is not None:

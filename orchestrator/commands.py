@@ -73,6 +73,13 @@ def check(
     since: Annotated[str | None, typer.Option("--since", help="Test the revisions after this one (the base).")] = None,
     rows: Annotated[int, typer.Option("--rows", min=0, help="Fill the base's tables with N synthetic rows first.")] = 0,
     database_url: DatabaseUrlOption = None,
+    no_template_cache: Annotated[
+        bool,
+        typer.Option(
+            "--no-template-cache",
+            help="Build the base template for this run and drop it after (no delegate_tpl_* database stays).",
+        ),
+    ] = False,
     output_format: Annotated[OutputFormat, typer.Option("--format", help="How to print the report.")] = (
         OutputFormat.text
     ),
@@ -92,6 +99,7 @@ def check(
         since=since,
         rows=rows,
         database_url=database_url,
+        template_cache=not no_template_cache,
     )
     raise typer.Exit(run_check_command(options, output_format.value, verbose))
 

@@ -52,6 +52,8 @@ class DelegateConfig:
     # Where a feature's runbook may live; {spec} is the feature folder, {slug}/{number}/{name} parts of its name.
     runbook_paths: list[str] = field(default_factory=lambda: ["{spec}/runbook.md", "docs/runbooks/{slug}.md"])
     timeout_seconds: float = 300.0
+    # The address-space limit of every command of the repo's code (RLIMIT_AS, where the platform has it); 0: none.
+    memory_limit_mb: int = 4096
     rules: dict[str, RuleSetting] = field(default_factory=dict)
     # `delegate migrations`: dollars per million tokens by model id (or family: sonnet, opus, haiku), over the
     # shipped table (orchestrator/agent/prices.toml); keys input, output, cache_write, cache_read.

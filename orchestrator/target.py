@@ -34,6 +34,7 @@ class CheckOptions:
     since: str | None = None
     rows: int = 0
     database_url: str | None = None
+    template_cache: bool = True  # False (--no-template-cache): the base template is built for this run and dropped
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ PLAIN = [
     ["check", "--stairway", "--since", "abc123", "--database-url", "postgresql://u@h/db"],
     ["check", "--rows", "500", "--static-only", "--static-only"],
     ["check", "--verbose", "--static-only"],
+    ["check", "--no-template-cache", "--stairway"],
     ["check", "--repo", "", "--spec", ""],
 ]
 

@@ -569,7 +569,11 @@ class InputReading:
         sys_path += sorted({rf.path.parent for rf in missing})
         try:
             self.job = RenderJob(
-                [rf.path for rf in missing], sys_path, cfg.python, timeout=min(cfg.timeout_seconds, 120.0)
+                [rf.path for rf in missing],
+                sys_path,
+                cfg.python,
+                timeout=min(cfg.timeout_seconds, 120.0),
+                memory_limit_mb=cfg.memory_limit_mb,
             )
         except RenderFailed as exc:
             self.render_error = str(exc)

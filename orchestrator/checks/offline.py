@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestrator import __version__
-from orchestrator.runner.env import clean_env
+from orchestrator.runner.env import MEMORY_LIMIT_ENV, clean_env
 from orchestrator.runner.process import StartedProcess
 
 DRIVER = Path(__file__).with_name("_offline_driver.py")
@@ -71,7 +71,9 @@ class RenderFailed(Exception):
 class RenderJob:
     """The rendering subprocess, started early so that it runs while the parent parses the SQL files."""
 
-    def __init__(self, files: list[Path], sys_path: list[Path], python: str | None, timeout: float) -> None:
+    def __init__(
+        self, files: list[Path], sys_path: list[Path], python: str | None, timeout: float, memory_limit_mb: int = 0
+    ) -> None:
         self.timeout = timeout
         self.python = python or sys.executable
         request = {"files": [str(f.resolve()) for f in files], "sys_path": [str(p) for p in sys_path]}
@@ -83,7 +85,7 @@ class RenderJob:
             # cwd: the target's code must not find or write files next to us
             self._proc = StartedProcess(
                 [self.python, str(DRIVER), str(folder / "request.json"), str(self._result_path)],
-                env=clean_env(),
+                env=clean_env({MEMORY_LIMIT_ENV: str(memory_limit_mb)} if memory_limit_mb > 0 else None),
                 cwd=folder,
             )
         except OSError as exc:
@@ -102,6 +104,8 @@ class RenderJob:
                 raise RenderFailed(f"rendering took longer than {self.timeout:.0f} s")
             if outcome.returncode != 0:
                 last = (outcome.stderr.strip().splitlines() or ["no output"])[-1]
+                if last.startswith("MemoryError"):
+                    last += " (stopped by the memory limit: set memory_limit_mb in [tool.delegate] to allow more)"
                 raise RenderFailed(f"the rendering process failed: {last}")
             try:
                 data = json.loads(self._result_path.read_text(encoding="utf-8"))

@@ -9,6 +9,7 @@ from orchestrator.pg.scratch import (
     ensure_template,
     evict_templates,
     owned_databases,
+    private_template,
     sweep_stale,
     template_name,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "apply_supabase_emulation",
     "drop_templates",
     "ensure_template",
+    "private_template",
     "evict_templates",
     "open_server",
     "owned_databases",

@@ -241,6 +241,27 @@ def ensure_template(
     return name
 
 
+def private_template(server: PostgresServer, build: Callable[[str], None], supabase: bool = True) -> ScratchDatabase:
+    """A base template for one run alone (`--no-template-cache`): built as a cached one is (emulation unless
+    `supabase` is False, then build(url)), but under a scratch name of this process, so nothing stays: the caller
+    drops it, and else the exit and signal cleanup or a later sweep does, as for any scratch database."""
+    db = ScratchDatabase(server, template="template0").__enter__()
+    try:
+        if supabase:
+            apply_supabase_emulation(db.url)
+        build(db.url)
+        with server.admin_connection() as conn:  # cloning needs no session on it: end any the build left open
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (db.name,),
+            )
+    except BaseException:
+        with contextlib.suppress(Exception):  # keep the error that stopped the build
+            db.drop()
+        raise
+    return db
+
+
 def _build_template(
     server: PostgresServer,
     conn: psycopg.Connection,

@@ -75,10 +75,29 @@ def _run_command(argv: list[str]) -> int:
     return 0
 
 
+def _limit_memory(env: dict[str, str]) -> None:
+    """RLIMIT_AS at env["DELEGATE_MEMORY_LIMIT_MB"] MiB, soft and hard (orchestrator/runner/env.py's twin: this
+    script imports nothing of the tool)."""
+    raw = env.get("DELEGATE_MEMORY_LIMIT_MB", "")
+    if not raw.isdigit() or int(raw) <= 0:
+        return
+    try:
+        import resource
+
+        limit = int(raw) * 1024 * 1024
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ImportError, AttributeError, ValueError, OSError):
+        pass  # no such limit here: the timeout still bounds the command
+
+
 def _child(request: dict[str, Any], protocol_fds: tuple[int, int]) -> None:
     code = 1
     try:
         os.setsid()
+        _limit_memory(request["env"])
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the command's own subprocesses must be waitable
         for fd in protocol_fds:
             os.close(fd)

@@ -3,10 +3,16 @@ the repo importable, plus what the caller adds (verify/alembic_env.py: the scrat
 
 from __future__ import annotations
 
+import functools
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+try:
+    import resource
+except ImportError:  # Windows
+    resource = None  # type: ignore[assignment]
 
 # Names that hold credentials of the tool's own environment (ANTHROPIC_API_KEY, GITHUB_TOKEN, AWS_SECRET_ACCESS_KEY,
 # AWS_ACCESS_KEY_ID, PGPASSWORD, ...); a target repo's code never sees them.
@@ -33,3 +39,26 @@ def repo_env(python_path: Sequence[Path], extra: dict[str, str] | None = None) -
         if str(folder) not in paths:
             paths.append(str(folder))
     return clean_env({"PYTHONPATH": ":".join(paths), **(extra or {})})
+
+
+# The memory limit (MiB) of a command of the target repo: the runner (process.py, the zygote's child) applies it
+# as RLIMIT_AS where the platform has one; 0 or absent: none.
+MEMORY_LIMIT_ENV = "DELEGATE_MEMORY_LIMIT_MB"
+
+
+def memory_limit_preexec(env: dict[str, str]) -> Callable[[], None] | None:
+    """What the child runs before the command: cap its address space at env[MEMORY_LIMIT_ENV] MiB, soft and hard
+    (so the repo's code cannot raise it again). Everything is resolved here, in the parent: between fork and exec
+    the child only makes the one system call (no import, no lock another thread could hold). None without the
+    resource module (Windows), without RLIMIT_AS, or without a limit in `env`."""
+    raw = env.get(MEMORY_LIMIT_ENV, "")
+    if resource is None or not raw.isdigit() or int(raw) <= 0:
+        return None
+    rlimit = getattr(resource, "RLIMIT_AS", None)
+    if rlimit is None:
+        return None
+    limit = int(raw) * 1024 * 1024
+    _, hard = resource.getrlimit(rlimit)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    return functools.partial(resource.setrlimit, rlimit, (limit, limit))

@@ -12,9 +12,12 @@ import os
 import select
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+
+from orchestrator.runner.env import memory_limit_preexec
 
 if TYPE_CHECKING:  # pydantic is imported with the first result: the static check of a .sql file never needs it
     from orchestrator.runner.result import ProcessResult
@@ -38,31 +41,54 @@ def pid_alive(pid: int) -> bool:
 
 
 def kill_group(proc: subprocess.Popen[Any]) -> None:
-    """End a child started with start_new_session and every process it started (pytest plugins, a shell)."""
+    """End a child started with start_new_session and every process it started (pytest plugins, a shell); also
+    after the child itself has ended (not yet reaped, or reaped: a group id is not reused while the group lives)."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
 
 
 class StartedProcess:
-    """A command started at once and waited for later (the offline render runs while the parent parses SQL)."""
+    """A command started at once and waited for later (the offline render runs while the parent parses SQL).
+
+    Its output goes to files, not pipes: a process it forked and left running (a daemon, a sleeping child) would
+    hold pipes open, and the command would seem to run on until the timeout. When it ends, what it left in its
+    session is killed, so nothing of the repo's code outlives its command."""
 
     def __init__(self, argv: list[str], env: dict[str, str], cwd: Path) -> None:
         self.argv = argv
         self.started = time.perf_counter()
-        self._proc = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-            start_new_session=True,
-        )
+        self._out = tempfile.TemporaryFile()  # noqa: SIM115 - closed in _collect
+        self._err = tempfile.TemporaryFile()  # noqa: SIM115 - closed in _collect
+        try:
+            self._proc = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=self._out,
+                stderr=self._err,
+                start_new_session=True,
+                preexec_fn=memory_limit_preexec(env),  # noqa: PLW1509
+            )
+        except BaseException:
+            self._out.close()
+            self._err.close()
+            raise
+
+    def _collect(self) -> tuple[str, str]:
+        texts = []
+        for handle in (self._out, self._err):
+            with contextlib.suppress(OSError, ValueError):
+                handle.seek(0)
+                texts.append(handle.read().decode("utf-8", errors="replace"))
+                handle.close()
+                continue
+            texts.append("")
+        return texts[0], texts[1]
 
     def wait(self, timeout: float) -> ProcessResult:
         """Its result once it ends, or once `timeout` seconds from its start have passed (then it is killed);
@@ -72,10 +98,11 @@ class StartedProcess:
         proc = self._proc
         left = max(0.0, self.started + timeout - time.perf_counter())
         try:
-            out, err = proc.communicate(timeout=left)
+            proc.wait(timeout=left)
         except subprocess.TimeoutExpired:
             kill_group(proc)
-            out, err = proc.communicate()
+            proc.wait()
+            out, err = self._collect()
             return ProcessResult(
                 argv=self.argv,
                 returncode=None,
@@ -88,6 +115,8 @@ class StartedProcess:
         except BaseException:
             self.kill()
             raise
+        kill_group(proc)  # what it started and left running (its session outlives it)
+        out, err = self._collect()
         return ProcessResult(
             argv=self.argv,
             returncode=proc.returncode,
@@ -98,10 +127,10 @@ class StartedProcess:
 
     def kill(self) -> None:
         """Stop it and what it started, if it still runs (a result nobody will collect)."""
-        if self._proc.poll() is None:
-            kill_group(self._proc)
+        kill_group(self._proc)
         with contextlib.suppress(Exception):
-            self._proc.communicate(timeout=5)
+            self._proc.wait(timeout=5)
+        self._collect()
 
 
 def run_bounded(argv: list[str], env: dict[str, str], cwd: Path, timeout: float) -> ProcessResult:
@@ -133,6 +162,7 @@ class LineServer:
                 stdout=subprocess.PIPE,
                 stderr=stderr,
                 start_new_session=True,  # Ctrl-C in the terminal reaches us, not it; we stop it ourselves
+                preexec_fn=memory_limit_preexec(env),  # noqa: PLW1509
             )
 
     @property

@@ -100,8 +100,8 @@ class Zygote:
         except BaseException:  # Ctrl-C: the command and what it started go first
             _kill_group(pid)
             raise
-        if timed_out:
-            _kill_group(pid)
+        # Timed out: the command and what it started; ended: what it started and left running in its session.
+        _kill_group(pid)
         status = _read(files["status"]).strip()
         result = ProcessResult(
             argv=argv,

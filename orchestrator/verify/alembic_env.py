@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, PrivateAttr
 
 from orchestrator.config import DelegateConfig, read_ini, script_location
 from orchestrator.errors import InputError
-from orchestrator.runner.env import repo_env
+from orchestrator.runner.env import MEMORY_LIMIT_ENV, repo_env
 from orchestrator.runner.process import PlainRunner, Runner
 from orchestrator.runner.result import ProcessResult
 from orchestrator.runner.zygote import ForkingRunner, Zygote
@@ -38,6 +38,7 @@ class AlembicProject(BaseModel):
     python: str
     versions_dir: Path
     timeout: float
+    memory_limit_mb: int = 0
     _runner: Runner = PrivateAttr(default_factory=PlainRunner)
 
     @classmethod
@@ -64,6 +65,7 @@ class AlembicProject(BaseModel):
             python=python,
             versions_dir=(repo / cfg.versions_dir).resolve(),
             timeout=cfg.timeout_seconds,
+            memory_limit_mb=cfg.memory_limit_mb,
         )
 
     @property
@@ -80,6 +82,8 @@ class AlembicProject(BaseModel):
         """The subprocess environment (runner/env.py): no secrets of ours, the scratch database as DATABASE_URL,
         the app importable (env.py may import it as a package from the alembic folder's parent or the root)."""
         values = scratch_env(libpq_url) if libpq_url is not None else {}
+        if self.memory_limit_mb > 0:  # the runner applies it in the child (runner/env.py)
+            values[MEMORY_LIMIT_ENV] = str(self.memory_limit_mb)
         return repo_env([self.cwd, self.ini.parent, self.repo], {**values, **(extra or {})})
 
     def launch(self, argv: list[str], env: dict[str, str], cwd: Path, timeout: float) -> ProcessResult:
@@ -261,7 +265,10 @@ class AlembicRun(BaseModel):
             if not line.startswith(("INFO  [alembic", "INFO [alembic", "(Background on this error at"))
         ]
         exception = _exception_of(kept)
-        return "\n".join((exception or kept)[-lines:]) or self.process.tail(lines)
+        text = "\n".join((exception or kept)[-lines:]) or self.process.tail(lines)
+        if text.startswith("MemoryError") or "\nMemoryError" in text:
+            text += " (stopped by the memory limit: set memory_limit_mb in [tool.delegate] to allow more)"
+        return text
 
 
 def _exception_of(lines: list[str]) -> list[str]:

@@ -24,6 +24,7 @@ from orchestrator.pg import (
     ScratchDatabase,
     ensure_template,
     open_server,
+    private_template,
 )
 from orchestrator.report import Finding, Severity
 from orchestrator.revisions import RevisionGraph
@@ -228,14 +229,30 @@ class LiveRun:
         return targets
 
     def execute(self, server: PostgresServer) -> None:
+        private: list[ScratchDatabase] = []  # the base template of this run alone (--no-template-cache)
+        try:
+            self._execute(server, private)
+        finally:
+            for db in private:
+                with contextlib.suppress(Exception):  # a server that went away has taken the database with it
+                    db.drop()
+
+    def _base_template(self, server: PostgresServer, private: list[ScratchDatabase]) -> str:
+        """The cached template of the base (kept on the server), or with --no-template-cache one for this run."""
+        if self.options.template_cache:
+            return ensure_template(
+                server,
+                template_key(self.project, self.graph, self.selection.base, self.target.platform),
+                self._build_base,
+                supabase=self.target.supabase,
+            )
+        private.append(private_template(server, self._build_base, supabase=self.target.supabase))
+        return private[-1].name
+
+    def _execute(self, server: PostgresServer, private: list[ScratchDatabase]) -> None:
         with self.step("base template") as record:
             try:
-                template = ensure_template(
-                    server,
-                    template_key(self.project, self.graph, self.selection.base, self.target.platform),
-                    self._build_base,
-                    supabase=self.target.supabase,
-                )
+                template = self._base_template(server, private)
             except BaseUpgradeFailed as exc:
                 self.report_alembic_failure(
                     LiveRule.UPGRADE_FAILED,

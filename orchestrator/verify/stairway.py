@@ -21,7 +21,7 @@ from orchestrator.config import DelegateConfig
 from orchestrator.errors import InputError
 from orchestrator.feature import RevisionSelection
 from orchestrator.irreversible import irreversible_downgrade
-from orchestrator.pg import PostgresServer, ScratchDatabase, ensure_template
+from orchestrator.pg import PostgresServer, ScratchDatabase, ensure_template, private_template
 from orchestrator.report import Finding, Severity
 from orchestrator.revisions import RevisionFile, RevisionGraph
 from orchestrator.verification import RevisionRun, StepStatus, Verification, VerificationStep
@@ -75,7 +75,15 @@ def walk_stairway(
     if not target.graph.by_id:
         raise InputError(f"{cfg.versions_dir}: no revision files", "add an Alembic revision, or drop --stairway")
     assert target.selection is not None
-    walk = StairwayWalk(server(), project, target.graph, target.selection, cfg, platform=target.platform)
+    walk = StairwayWalk(
+        server(),
+        project,
+        target.graph,
+        target.selection,
+        cfg,
+        platform=target.platform,
+        template_cache=target.options.template_cache,
+    )
     walk.platform_note = target.platform_note
     return walk.run()
 
@@ -130,10 +138,12 @@ class StairwayWalk:
         lane_of: StairwayWalk | None = None,
         lane_order: list[str] | None = None,
         platform: str = "supabase",
+        template_cache: bool = True,
     ) -> None:
         self.server = server
         self.platform = platform  # "postgres": the base template has no Supabase emulation
         self.platform_note = ""
+        self.template_cache = template_cache  # False: the base template is this walk's own, dropped at the end
         self.project = project
         self.graph = graph
         self.selection = selection
@@ -165,6 +175,7 @@ class StairwayWalk:
         self.blocked_by: dict[str, str] = {}  # revision -> the revision whose failed upgrade keeps it from running
         self.merge_failures: dict[str, tuple[str, Finding]] = {}  # merge -> (the revision that failed, finding)
         self.base_template: str | None = None
+        self.private_template: ScratchDatabase | None = None  # with --no-template-cache: this walk's own base
         self.base_fp: SchemaFingerprint | None = None
         self.clones = 0
         self.rebuilds = 0
@@ -237,6 +248,7 @@ class StairwayWalk:
                     lane_of=self,
                     lane_order=stretch,
                     platform=self.platform,
+                    template_cache=self.template_cache,
                 )
             )
         lock = threading.Lock()
@@ -478,6 +490,9 @@ class StairwayWalk:
         for name in list(self.databases):
             with contextlib.suppress(Exception):
                 self._drop(name)
+        if self.private_template is not None:
+            with contextlib.suppress(Exception):
+                self.private_template.drop()
         self.state_db.clear()
         self.state_fp.clear()
 
@@ -493,7 +508,11 @@ class StairwayWalk:
                 if not answer.ok:
                     raise _BaseFailed(rev, answer)
 
-        return ensure_template(self.server, key, build, supabase=self.platform == "supabase")
+        supabase = self.platform == "supabase"
+        if self.template_cache:
+            return ensure_template(self.server, key, build, supabase=supabase)
+        self.private_template = private_template(self.server, build, supabase=supabase)
+        return self.private_template.name
 
     def _base_failed(self, failed: _BaseFailed) -> None:
         culprit = failed.answer.revision or failed.target
