@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from orchestrator.pg import PostgresServer
-from orchestrator.pg.scratch import SCRATCH_PREFIX, host_tag
+from orchestrator.pg.names import SCRATCH_PREFIX, host_tag
 from tests.support.example_repo import make_example_repo
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from orchestrator.pg import PostgresServer
-from orchestrator.pg.scratch import host_tag
+from orchestrator.pg.names import host_tag
 from tests.support.example_repo import make_example_repo
 
 ROOT = Path(__file__).resolve().parents[2]
