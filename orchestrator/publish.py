@@ -392,7 +392,12 @@ def plan_facts(
         base_files={b: graph.by_id[b].rel for b in base if b in graph.by_id},
         schema_changes=_schema_changes(revisions),
         live_ran=live_ran,
-        database=verification.database if verification else "",
+        # a throwaway server's address is this run's alone: the plan is committed, so it names the server only
+        database=(
+            verification.database.split(" at ", 1)[0]
+            if verification and verification.database.startswith("throwaway ")
+            else (verification.database if verification else "")
+        ),
         steps=[(s.name, s.status.value, s.seconds, s.detail) for s in (verification.steps if verification else [])],
         quality=_quality(findings, cfg, verification, runs),
         explains=list(verification.explains) if verification else [],
