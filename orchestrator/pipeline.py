@@ -11,7 +11,6 @@ import contextlib
 import fcntl
 import os
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -169,9 +168,10 @@ def run_migrations(options: MigrationsOptions, observe: Observer | None = None) 
     """Delegate the feature's database work; see the module's docstring. Raises DelegateError for bad input."""
     from orchestrator.bundle import build_bundle
     from orchestrator.config import load_config
+    from orchestrator.repo_state import git_root
 
     say = observe or (lambda kind, data: None)
-    repo = _git_root(options.repo)
+    repo = git_root(options.repo)  # build_bundle refuses a repository with no commit (the worktree needs HEAD)
     spec = options.spec if options.spec.is_absolute() or options.spec.exists() else repo / options.spec
     if not spec.is_dir():
         raise InputError(f"{options.spec}: no such feature folder", "pass a folder such as specs/042-feature")
@@ -307,9 +307,7 @@ def _delegate(
         result.failure = failure.kind
         result.message = f"the agent stopped: {failure.message}; nothing committed (session in {run_dir})"
         return result
-    except AgentError as error:
-        if isinstance(error, InputError):
-            raise
+    except AgentError as error:  # the API's refusal (InputErrors, a cassette mismatch among them, propagate)
         result.failure = "api"
         result.message = f"{error.message}; nothing committed (session in {run_dir})"
         if error.hint:
@@ -372,16 +370,6 @@ def _commit_message(bundle: Any, result: MigrationsResult, model_id: str, option
     if cassette is not None:
         lines.append(f"Cassette: {cassette.name}")
     return "\n".join(lines) + "\n"
-
-
-def _git_root(path: Path) -> Path:
-    """The repository's root, which must have a commit: the workspace branches from HEAD."""
-    from orchestrator.repo_state import git_root
-
-    root = git_root(path)
-    if subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=root, capture_output=True).returncode:
-        raise InputError(f"{root}: the repository has no commit yet", "commit the project first")
-    return root
 
 
 def _state_dir(repo: Path) -> Path:

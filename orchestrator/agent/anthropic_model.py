@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     import anthropic
 
 EPHEMERAL = {"type": "ephemeral"}
+# Answers worth another try: a timeout, a conflict, a rate limit, an overloaded or failing server (529 among them).
+RETRIED_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 
 
 class AnthropicModel:
@@ -91,7 +93,7 @@ def retryable(exc: BaseException) -> bool:
     import anthropic
 
     if isinstance(exc, anthropic.APIStatusError):
-        return exc.status_code in (408, 409, 429) or exc.status_code >= 500
+        return exc.status_code in RETRIED_STATUSES
     return isinstance(exc, anthropic.APITimeoutError)
 
 

@@ -77,8 +77,8 @@ class AgentLoop:
             except Submitted as done:
                 return done
             except _EndedTurn as ended:
-                if reminded or self.toolbox.submitted is not None:
-                    return Submitted(self.toolbox.submitted or ended.text, [])
+                if reminded:
+                    return Submitted(ended.text, [])
                 reminded = True
                 self._append({"role": "user", "content": [{"type": "text", "text": REMINDER}]})
 

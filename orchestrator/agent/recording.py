@@ -41,6 +41,7 @@ from vcr.persisters.filesystem import CassetteNotFoundError
 from vcr.record_mode import RecordMode
 from vcr.request import Request
 
+from orchestrator.agent.anthropic_model import RETRIED_STATUSES
 from orchestrator.errors import InputError
 
 Mode = Literal["record", "replay"]
@@ -54,7 +55,6 @@ RECORDING_ACCEPT_ENCODING = "gzip, identity"  # what vcrpy can decode before wri
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 KEY_PATTERN = re.compile(r"sk-ant-[A-Za-z0-9_\-]{8,}")
 KEY_PLACEHOLDER = "sk-ant-REDACTED"
-RETRIED_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 
 
 class CassetteMismatch(InputError, AnthropicError):

@@ -13,20 +13,19 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXAMPLE_APP = EXAMPLES / "cfi-app"
 SOLUTION_042 = EXAMPLES / "solutions" / "042-lesson-progress"
 
-BASE_BRANCH = "main"
+BASE_BRANCH = "main"  # the branch orchestrator.demo.make_demo_repo commits the example on
 FEATURE_BRANCH = "feature/042-lesson-progress"
 BASE_REVISION = "3f9c2a7d1b84"  # api/alembic/versions/001_initial_schema.py
 SOLUTION_REVISION = "b7e41d09c5a2"  # the solution's api/alembic/versions/002_lesson_progress.py
 FEATURE_SPEC = "specs/042-lesson-progress"
-
-_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
 
 
 # Identity and signing set per command: the machine's git config must not matter.
 _GIT = ["git", "-c", "user.name=Example Dev", "-c", "user.email=dev@cfi-app.test", "-c", "commit.gpgsign=false"]
 
 
-def _git(repo: Path, *args: str) -> None:
+def git_in(repo: Path, *args: str) -> None:
+    """Run git in `repo` with a fixed identity, failing on error."""
     subprocess.run(
         [*_GIT, *args],
         cwd=repo,
@@ -60,16 +59,14 @@ def make_example_repo(tmp_path: Path, with_solution: bool) -> Path:
 
     Only git is needed (no network, no database); it takes well under a second.
     """
-    repo = tmp_path / "cfi-app"
-    shutil.copytree(EXAMPLE_APP, repo, ignore=_IGNORE)
-    _git(repo, "init", "-q", "-b", BASE_BRANCH)
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", "cfi-app: initial schema, RLS, seeds, spec 042")
+    from orchestrator.demo import make_demo_repo
+
+    repo = make_demo_repo(tmp_path)  # the copy `delegate demo` makes: one commit on main
     if with_solution:
-        _git(repo, "checkout", "-q", "-b", FEATURE_BRANCH)
+        git_in(repo, "checkout", "-q", "-b", FEATURE_BRANCH)
         overlay_solution(repo)
-        _git(repo, "add", "-A")
-        _git(repo, "commit", "-q", "-m", "042-lesson-progress: migration, RLS policies, seeds, tests, runbook")
+        git_in(repo, "add", "-A")
+        git_in(repo, "commit", "-q", "-m", "042-lesson-progress: migration, RLS policies, seeds, tests, runbook")
     return repo
 
 
@@ -83,4 +80,4 @@ def edit_env_py(repo: Path, old: str, new: str, message: str, count: int = 1) ->
     text = env.read_text(encoding="utf-8")
     assert text.count(old) == count, f"{old!r} occurs {text.count(old)} times in {env}"
     env.write_text(text.replace(old, new), encoding="utf-8")
-    _git(repo, "commit", "-qam", message)
+    git_in(repo, "commit", "-qam", message)
