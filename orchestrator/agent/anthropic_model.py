@@ -14,15 +14,13 @@ import copy
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.agent.pricing import PriceTable
-from orchestrator.agent.protocols import ModelTurn, Usage
+from orchestrator.agent.protocols import RETRIED_STATUSES, ModelTurn, Usage
 from orchestrator.errors import AgentError, DelegateError
 
 if TYPE_CHECKING:
     import anthropic
 
 EPHEMERAL = {"type": "ephemeral"}
-# Answers worth another try: a timeout, a conflict, a rate limit, an overloaded or failing server (529 among them).
-RETRIED_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 
 
 class AnthropicModel:

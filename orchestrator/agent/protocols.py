@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+# The API's answers worth another try: a timeout, a conflict, a rate limit, an overloaded or failing server (529
+# among them). The adapter retries them; a replayed cassette answers them at once.
+RETRIED_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
+
 
 @dataclass
 class Usage:

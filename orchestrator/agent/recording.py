@@ -41,7 +41,7 @@ from vcr.persisters.filesystem import CassetteNotFoundError
 from vcr.record_mode import RecordMode
 from vcr.request import Request
 
-from orchestrator.agent.anthropic_model import RETRIED_STATUSES
+from orchestrator.agent.protocols import RETRIED_STATUSES
 from orchestrator.errors import InputError
 
 Mode = Literal["record", "replay"]
